@@ -77,14 +77,16 @@ if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
     pip_args=(-r "$VENV/python-system-ros.txt")
     command -v colcon >/dev/null 2>&1 || pip_args+=(colcon-common-extensions)
   fi
-  "$VENV/bin/python" -m pip install -q --disable-pip-version-check "${pip_args[@]}" \
-    || die "pip could not install the Python packages (see the output above)"
+  if ! "$VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" >"$VENV/pip.log" 2>&1; then
+    grep -v 'is ignored: it is neither' "$VENV/pip.log" | tail -15 >&2
+    die "pip could not install the Python packages; the whole log is in $VENV/pip.log"
+  fi
   if [[ $mode == pip ]]; then
     # The wheels' CMake exports name the include paths of the machine they were
     # built on (/opt/python/cpXY-cpXY/...); point them at this venv's.
     pyinc=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
     npinc=$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')
-    grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+' "$VENV/share" --include='*.cmake' | xargs -r sed -i -E \
+    { grep -rlE '/opt/python/cp3[0-9]+-cp3[0-9]+' "$VENV/share" --include='*.cmake' || true; } | xargs -r sed -i -E \
       -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$npinc#g" \
       -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$pyinc#g"
   fi
@@ -97,13 +99,15 @@ source "$VENV/bin/activate"
 if [[ $mode == pip ]]; then
   export AMENT_PREFIX_PATH=$VENV CMAKE_PREFIX_PATH=$VENV
 fi
-sources=$(cd "$ROOT" && find src launch config models -type f -newer install/.musmove-built 2>/dev/null | head -1)
-if [[ ! -f $ROOT/install/.musmove-built || -n $sources ]]; then
+built=$ROOT/install/.musmove-built
+changed=
+[[ -f $built ]] && changed=$(cd "$ROOT" && find src launch config models -newer "$built" -print -quit 2>/dev/null || true)
+if [[ ! -f $built || -n $changed ]]; then
   say "building src/ with colcon"
   (cd "$ROOT" && colcon build --symlink-install --base-paths src \
       --event-handlers console_direct- console_cohesion- console_start_end- status- summary+ \
       --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python") \
     || die "colcon build failed; the log is in $ROOT/log/latest_build"
-  touch "$ROOT/install/.musmove-built"
+  touch "$built"
 fi
 say "ready ($mode, Python $pyver); use it with: source tools/env.sh"

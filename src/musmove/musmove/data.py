@@ -1,0 +1,52 @@
+"""Where musmove's data lives: bundled excerpts, the shared data sets, the render cache."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ament_index_python.packages import get_package_share_directory
+
+SOUNDFONT = Path('/usr/share/sounds/sf2/FluidR3_GM.sf2')
+
+
+def bundled(name: str) -> Path:
+    """Path of a file shipped in share/musmove/data (see its ATTRIBUTION.md)."""
+    path = Path(get_package_share_directory('musmove'), 'data', name)
+    if not path.is_file():
+        raise FileNotFoundError(f'no bundled data file {name!r} in {path.parent}')
+    return path
+
+
+def cache_dir() -> Path:
+    """Cache for derived files: $MUSMOVE_CACHE, else $XDG_CACHE_HOME/musmove, else ~/.cache/musmove."""
+    if root := os.environ.get('MUSMOVE_CACHE'):
+        return Path(root)
+    return Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache'), 'musmove')
+
+
+def render_midi(midi: str | Path, sample_rate: int = 22050, soundfont: Path = SOUNDFONT) -> Path:
+    """Render a MIDI file to a mono-or-stereo wav with fluidsynth, cached by content.
+
+    The same MIDI, rate and SoundFont always give the same file: fluidsynth renders
+    offline (-F), so no audio device or real time is involved.
+    """
+    fluidsynth = shutil.which('fluidsynth')
+    if fluidsynth is None:
+        raise RuntimeError('fluidsynth is not installed; install it with: sudo apt-get install fluidsynth')
+    if not soundfont.is_file():
+        raise RuntimeError(f'SoundFont {soundfont} is missing; install it with: sudo apt-get install fluid-soundfont-gm')
+    key = hashlib.sha256(Path(midi).read_bytes() + f'{sample_rate}:{soundfont}'.encode()).hexdigest()[:16]
+    target = cache_dir() / 'render' / f'{Path(midi).stem}-{sample_rate}-{key}.wav'
+    if target.is_file():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix('.partial.wav')
+    command = [fluidsynth, '-ni', '-q', '-F', str(partial), '-T', 'wav', '-r', str(sample_rate),
+               str(soundfont), str(midi)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0 or not partial.is_file():
+        raise RuntimeError(f'fluidsynth failed on {midi}: {result.stderr.strip() or result.stdout.strip()}')
+    partial.replace(target)
+    return target

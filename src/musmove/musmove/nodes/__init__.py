@@ -1,0 +1,48 @@
+"""musmove's ROS 2 nodes; every node module has a `main` console entry point built on `spin`."""
+
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import rclpy
+from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.task import Future
+
+
+class ConfigurationError(ValueError):
+    """A node cannot run with the parameters it was given; the message says why."""
+
+
+class MusmoveNode(Node):
+    """A node that may finish by itself (`finished` done) and declares documented parameters."""
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.finished = Future()
+
+    def parameter(self, name: str, default: Any, description: str, *, minimum: int | None = None) -> Any:
+        """Declare a read-only parameter with its description (and lower bound) and return its value."""
+        descriptor = ParameterDescriptor(description=description, read_only=True)
+        if minimum is not None:
+            descriptor.integer_range = [IntegerRange(from_value=minimum, to_value=2**31 - 1, step=1)]
+        return self.declare_parameter(name, default, descriptor).value
+
+
+def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) -> int:
+    """Run a node until it finishes, SIGINT or SIGTERM; return the process exit status.
+
+    A configuration error is reported on one line on stderr, with exit status 2.
+    """
+    try:
+        with rclpy.init(args=args):
+            node = make_node()
+            rclpy.spin_until_future_complete(node, node.finished)
+            return 0
+    except (ConfigurationError, ParameterException) as error:
+        print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {error}', file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0

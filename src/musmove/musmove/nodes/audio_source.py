@@ -1,0 +1,131 @@
+"""audio_source: publish AudioFrame messages from an audio file or a live microphone.
+
+Topics:
+    audio (musmove_msgs/AudioFrame, sensor-data QoS): frames of `hop_size` samples per channel.
+
+Each frame is stamped with the capture time of its first sample. For a file that is the
+time playback started plus sample index / sample_rate, so a replay is deterministic.
+"""
+
+from pathlib import Path
+
+import numpy as np
+from rclpy.duration import Duration
+from rclpy.qos import qos_profile_sensor_data
+from rclpy.time import Time
+
+from musmove.audio import load_audio
+from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove_msgs.msg import AudioFrame
+
+
+class AudioSource(MusmoveNode):
+    """Publish a file (paced in real time or as fast as possible) or a microphone as frames."""
+
+    def __init__(self) -> None:
+        super().__init__('audio_source')
+        self.file = self.parameter('file', '', 'Audio file to play (wav, flac, ogg, mp3, ...); empty: microphone.')
+        self.device = self.parameter('device', '', 'PortAudio input device, name or index; empty: default.')
+        self.sample_rate = self.parameter('sample_rate', 22050, 'Published sample rate [Hz].', minimum=1)
+        self.channels = self.parameter('channels', 1, 'Published channels; files are down-mixed.', minimum=1)
+        self.hop_size = self.parameter('hop_size', 512, 'Samples per channel in each frame.', minimum=1)
+        self.realtime = self.parameter('realtime', True, 'Pace a file in real time; false: as fast as possible.')
+        self.loop = self.parameter('loop', False, 'Restart a file at its end instead of finishing.')
+        self.wait_for = self.parameter('wait_for_subscribers', 0, 'Start a file once this many '
+                                       'subscribers are matched (0: at once).', minimum=0)
+        default_id = Path(self.file).stem if self.file else 'microphone'
+        self.frame_id = self.parameter('frame_id', default_id, 'header.frame_id of the frames.')
+        self.publisher = self.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
+        self.frame_index = 0
+        if self.file:
+            self._start_file()
+        else:
+            self._start_microphone()
+
+    def frame(self, stamp: Time, samples: np.ndarray) -> AudioFrame:
+        """An AudioFrame holding samples of shape (n, channels)."""
+        message = AudioFrame(sample_rate=self.sample_rate, channels=self.channels, frame_index=self.frame_index)
+        message.header.stamp = stamp.to_msg()
+        message.header.frame_id = self.frame_id
+        message.samples = samples.astype(np.float32).ravel()
+        self.frame_index += 1
+        return message
+
+    # --- file ---------------------------------------------------------------
+    def _start_file(self) -> None:
+        try:
+            self.audio = load_audio(self.file, self.sample_rate, self.channels)
+        except ValueError as error:
+            raise ConfigurationError(str(error)) from error
+        if len(self.audio) == 0:
+            raise ConfigurationError(f'audio file {self.file} holds no samples')
+        self.frame_count = -(-len(self.audio) // self.hop_size)
+        self.timer = self.create_timer(0.01, self._play_when_subscribed)
+
+    def _play_when_subscribed(self) -> None:
+        if self.publisher.get_subscription_count() < self.wait_for:
+            return
+        self.timer.cancel()
+        self.start = self.get_clock().now()
+        period = self.hop_size / self.sample_rate if self.realtime else 0.0
+        self.timer = self.create_timer(period, self._publish_due)
+        self.get_logger().info(
+            f'playing {self.file}: {len(self.audio) / self.sample_rate:.1f} s, {self.frame_count} frames '
+            f'of {self.hop_size} samples at {self.sample_rate} Hz' + (', looping' if self.loop else ''))
+
+    def _publish_due(self) -> None:
+        """Publish every frame a live device would have delivered by now (one per call when not real time)."""
+        if self.realtime:
+            elapsed = (self.get_clock().now() - self.start).nanoseconds
+            due = elapsed * self.sample_rate // (self.hop_size * 10**9)  # frames whose last sample is past
+        else:
+            due = self.frame_index + 1
+        while self.frame_index < due:
+            if not self.loop and self.frame_index >= self.frame_count:
+                self.timer.cancel()
+                self.get_logger().info(f'end of {self.file}: {self.frame_index} frames published')
+                self.finished.set_result(self.frame_index)
+                return
+            first = self.frame_index * self.hop_size
+            if self.loop:
+                samples = self.audio.take(range(first, first + self.hop_size), axis=0, mode='wrap')
+            else:
+                samples = self.audio[first:first + self.hop_size]
+            stamp = self.start + Duration(nanoseconds=first * 10**9 // self.sample_rate)
+            self.publisher.publish(self.frame(stamp, samples))
+
+    # --- microphone -----------------------------------------------------------
+    def _start_microphone(self) -> None:
+        try:
+            import sounddevice
+        except OSError as error:  # PortAudio itself is missing
+            raise ConfigurationError(f'no microphone support ({error}); install libportaudio2, '
+                                     'or set the `file` parameter to play a file') from error
+        if not any(device['max_input_channels'] > 0 for device in sounddevice.query_devices()):
+            raise ConfigurationError('no audio input device found; set the `file` parameter to play a file')
+        device = int(self.device) if self.device.isdigit() else (self.device or None)
+        try:
+            self.stream = sounddevice.InputStream(
+                samplerate=self.sample_rate, channels=self.channels, blocksize=self.hop_size,
+                device=device, dtype='float32', callback=self._on_microphone)
+        except (sounddevice.PortAudioError, ValueError) as error:
+            raise ConfigurationError(f'cannot open input device {self.device or "(default)"}: {error}') from error
+        self.stream.start()
+        self.get_logger().info(f'recording from {self.stream.device} at {self.sample_rate} Hz')
+
+    def _on_microphone(self, samples: np.ndarray, frames: int, time_info, status) -> None:
+        """PortAudio callback: stamp the block with the ADC time of its first sample."""
+        if status:
+            self.get_logger().warning(f'microphone: {status}')
+        latency_ns = round(1e9 * (time_info.currentTime - time_info.inputBufferAdcTime))
+        stamp = self.get_clock().now() - Duration(nanoseconds=latency_ns)
+        self.publisher.publish(self.frame(stamp, samples))
+
+    def destroy_node(self) -> None:
+        if stream := getattr(self, 'stream', None):
+            stream.close()
+        super().destroy_node()
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin(AudioSource, args)
