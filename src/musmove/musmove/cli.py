@@ -36,18 +36,24 @@ def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog='musmove', description=__doc__)
     verbs = main.add_subparsers(dest='verb', required=True, metavar='VERB')
 
-    run_verb = verbs.add_parser('run', help='run one node, like `ros2 run musmove NODE`',
-                                description='Run one musmove node; the arguments after NODE go to it '
-                                            '(e.g. --ros-args -p file:=song.wav).')
+    run_verb = verbs.add_parser(
+        'run',
+        help='run one node, like `ros2 run musmove NODE`',
+        description='Run one musmove node; the arguments after NODE go to it (e.g. --ros-args -p file:=song.wav).',
+    )
     run_verb.add_argument('node', metavar='NODE', help='node name, e.g. audio_source')
     run_verb.add_argument('node_args', nargs=argparse.REMAINDER, help='arguments for the node')
     run_verb.set_defaults(handler=run)
 
-    demo_verb = verbs.add_parser('demo', help='run the pipeline on the bundled real recording',
-                                 description='Render the bundled Groove MIDI performance, stream it through '
-                                             'the nodes over DDS and report what arrived.')
-    demo_verb.add_argument('--duration', type=float, default=None, metavar='S',
-                           help='stop after S seconds (default: the whole recording)')
+    demo_verb = verbs.add_parser(
+        'demo',
+        help='run the pipeline on the bundled real recording',
+        description='Render the bundled Groove MIDI performance, stream it through '
+        'the nodes over DDS and report what arrived.',
+    )
+    demo_verb.add_argument(
+        '--duration', type=float, default=None, metavar='S', help='stop after S seconds (default: the whole recording)'
+    )
     demo_verb.set_defaults(handler=demo)
     return main
 

@@ -36,15 +36,28 @@ def render_midi(midi: str | Path, sample_rate: int = 22050, soundfont: Path = SO
     if fluidsynth is None:
         raise RuntimeError('fluidsynth is not installed; install it with: sudo apt-get install fluidsynth')
     if not soundfont.is_file():
-        raise RuntimeError(f'SoundFont {soundfont} is missing; install it with: sudo apt-get install fluid-soundfont-gm')
+        raise RuntimeError(
+            f'SoundFont {soundfont} is missing; install it with: sudo apt-get install fluid-soundfont-gm'
+        )
     key = hashlib.sha256(Path(midi).read_bytes() + f'{sample_rate}:{soundfont}'.encode()).hexdigest()[:16]
     target = cache_dir() / 'render' / f'{Path(midi).stem}-{sample_rate}-{key}.wav'
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix('.partial.wav')
-    command = [fluidsynth, '-ni', '-q', '-F', str(partial), '-T', 'wav', '-r', str(sample_rate),
-               str(soundfont), str(midi)]
+    command = [
+        fluidsynth,
+        '-ni',
+        '-q',
+        '-F',
+        str(partial),
+        '-T',
+        'wav',
+        '-r',
+        str(sample_rate),
+        str(soundfont),
+        str(midi),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0 or not partial.is_file():
         raise RuntimeError(f'fluidsynth failed on {midi}: {result.stderr.strip() or result.stdout.strip()}')

@@ -37,8 +37,11 @@ class FrameListener(Node):
 
     def on_frame(self, frame: AudioFrame) -> None:
         arrival = self.get_clock().now().nanoseconds
-        captured_end = (frame.header.stamp.sec * 10**9 + frame.header.stamp.nanosec
-                        + len(frame.samples) // frame.channels * 10**9 // frame.sample_rate)
+        captured_end = (
+            frame.header.stamp.sec * 10**9
+            + frame.header.stamp.nanosec
+            + len(frame.samples) // frame.channels * 10**9 // frame.sample_rate
+        )
         self.delays.append((arrival - captured_end) / 1e6)
         self.frames[frame.frame_index] = np.asarray(frame.samples, dtype=np.float32)
 
@@ -51,10 +54,22 @@ def run_demo(duration: float | None = None) -> int:
     reference = load_audio(wav, SAMPLE_RATE)[:, 0]
     expected = -(-len(reference) // HOP_SIZE)
     print(f'musmove demo: {wav} ({len(reference) / SAMPLE_RATE:.1f} s); starting audio_source')
-    source = subprocess.Popen([
-        str(node_executable('audio_source')), '--ros-args', '--log-level', 'warn',
-        '-p', f'file:={wav}', '-p', f'sample_rate:={SAMPLE_RATE}', '-p', f'hop_size:={HOP_SIZE}',
-        '-p', 'wait_for_subscribers:=1'])
+    source = subprocess.Popen(
+        [
+            str(node_executable('audio_source')),
+            '--ros-args',
+            '--log-level',
+            'warn',
+            '-p',
+            f'file:={wav}',
+            '-p',
+            f'sample_rate:={SAMPLE_RATE}',
+            '-p',
+            f'hop_size:={HOP_SIZE}',
+            '-p',
+            'wait_for_subscribers:=1',
+        ]
+    )
     started = time.monotonic()
     progress = Progress('musmove demo: frames received', expected)
     with rclpy.init():
@@ -84,9 +99,11 @@ def report(listener: FrameListener, reference: np.ndarray, expected: int) -> Non
     span = range(received[0], received[-1] + 1)
     lost = len(span) - len(received)
     delays = np.array(listener.delays)
-    exact = all(np.array_equal(listener.frames[i], reference[i * HOP_SIZE:(i + 1) * HOP_SIZE]) for i in received)
+    exact = all(np.array_equal(listener.frames[i], reference[i * HOP_SIZE : (i + 1) * HOP_SIZE]) for i in received)
     print(f'  frames received        {len(received)} of {expected} in the file ({lost} lost in between)')
     print(f'  frame hop              {1000 * HOP_SIZE / SAMPLE_RATE:.1f} ms ({HOP_SIZE} samples at {SAMPLE_RATE} Hz)')
-    print(f'  delivery delay         median {np.median(delays):.2f} ms, p99 {np.percentile(delays, 99):.2f} ms '
-          '(arrival - capture of the frame\'s last sample)')
+    print(
+        f'  delivery delay         median {np.median(delays):.2f} ms, p99 {np.percentile(delays, 99):.2f} ms '
+        "(arrival - capture of the frame's last sample)"
+    )
     print(f'  samples equal the file {"yes" if exact else "NO"}')

@@ -31,8 +31,9 @@ class AudioSource(MusmoveNode):
         self.hop_size = self.parameter('hop_size', 512, 'Samples per channel in each frame.', minimum=1)
         self.realtime = self.parameter('realtime', True, 'Pace a file in real time; false: as fast as possible.')
         self.loop = self.parameter('loop', False, 'Restart a file at its end instead of finishing.')
-        self.wait_for = self.parameter('wait_for_subscribers', 0, 'Start a file once this many '
-                                       'subscribers are matched (0: at once).', minimum=0)
+        self.wait_for = self.parameter(
+            'wait_for_subscribers', 0, 'Start a file once this many subscribers are matched (0: at once).', minimum=0
+        )
         default_id = Path(self.file).stem if self.file else 'microphone'
         self.frame_id = self.parameter('frame_id', default_id, 'header.frame_id of the frames.')
         self.publisher = self.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
@@ -71,7 +72,8 @@ class AudioSource(MusmoveNode):
         self.timer = self.create_timer(period, self._publish_due)
         self.get_logger().info(
             f'playing {self.file}: {len(self.audio) / self.sample_rate:.1f} s, {self.frame_count} frames '
-            f'of {self.hop_size} samples at {self.sample_rate} Hz' + (', looping' if self.loop else ''))
+            f'of {self.hop_size} samples at {self.sample_rate} Hz' + (', looping' if self.loop else '')
+        )
 
     def _publish_due(self) -> None:
         """Publish every frame a live device would have delivered by now (one per call when not real time)."""
@@ -90,7 +92,7 @@ class AudioSource(MusmoveNode):
             if self.loop:
                 samples = self.audio.take(range(first, first + self.hop_size), axis=0, mode='wrap')
             else:
-                samples = self.audio[first:first + self.hop_size]
+                samples = self.audio[first : first + self.hop_size]
             stamp = self.start + Duration(nanoseconds=first * 10**9 // self.sample_rate)
             self.publisher.publish(self.frame(stamp, samples))
 
@@ -99,15 +101,21 @@ class AudioSource(MusmoveNode):
         try:
             import sounddevice
         except OSError as error:  # PortAudio itself is missing
-            raise ConfigurationError(f'no microphone support ({error}); install libportaudio2, '
-                                     'or set the `file` parameter to play a file') from error
+            raise ConfigurationError(
+                f'no microphone support ({error}); install libportaudio2, or set the `file` parameter to play a file'
+            ) from error
         if not any(device['max_input_channels'] > 0 for device in sounddevice.query_devices()):
             raise ConfigurationError('no audio input device found; set the `file` parameter to play a file')
         device = int(self.device) if self.device.isdigit() else (self.device or None)
         try:
             self.stream = sounddevice.InputStream(
-                samplerate=self.sample_rate, channels=self.channels, blocksize=self.hop_size,
-                device=device, dtype='float32', callback=self._on_microphone)
+                samplerate=self.sample_rate,
+                channels=self.channels,
+                blocksize=self.hop_size,
+                device=device,
+                dtype='float32',
+                callback=self._on_microphone,
+            )
         except (sounddevice.PortAudioError, ValueError) as error:
             raise ConfigurationError(f'cannot open input device {self.device or "(default)"}: {error}') from error
         self.stream.start()

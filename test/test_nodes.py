@@ -1,0 +1,100 @@
+"""Every node entry point starts, shows in the ROS graph and stops cleanly; audio_source plays real audio."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ament_index_python.packages import get_package_prefix
+from rclpy.qos import qos_profile_sensor_data
+from ros_helpers import wait_for
+
+from musmove.audio import load_audio
+from musmove_msgs.msg import AudioFrame
+
+NODES = sorted(path.name for path in Path(get_package_prefix('musmove'), 'lib', 'musmove').iterdir())
+
+
+def start_arguments(name: str, wav: Path) -> list[str]:
+    """The parameters each node needs to run here (every installed node must be listed)."""
+    arguments = {
+        'audio_source': ['-p', f'file:={wav}', '-p', 'loop:=true'],
+    }
+    assert name in arguments, f'add the start arguments of the new node {name!r} here'
+    return arguments[name]
+
+
+def test_nodes_are_installed():
+    assert 'audio_source' in NODES
+
+
+@pytest.mark.parametrize('name', NODES)
+def test_node_starts_joins_graph_and_stops_on_sigint(name, ros_node, node_process, groove_wav):
+    process = node_process(name, *start_arguments(name, groove_wav))
+
+    def in_graph() -> bool:
+        return (name, '/') in ros_node.get_node_names_and_namespaces()
+
+    assert wait_for(in_graph, ros_node, timeout=30), f'{name} never appeared in the graph: {process.stderr}'
+    assert process.popen.poll() is None
+    assert process.interrupt() == 0
+    assert 'Traceback' not in process.stderr
+    assert wait_for(lambda: not in_graph(), ros_node, timeout=15), f'{name} is still in the graph after exiting'
+
+
+def test_audio_source_publishes_the_file_frame_by_frame(ros_node, node_process, groove_wav):
+    hop, rate = 1024, 22050
+    frames: list[AudioFrame] = []
+    subscription = ros_node.create_subscription(AudioFrame, 'audio', frames.append, qos_profile_sensor_data)
+    process = node_process(
+        'audio_source',
+        '-p',
+        f'file:={groove_wav}',
+        '-p',
+        f'hop_size:={hop}',
+        '-p',
+        f'sample_rate:={rate}',
+        '-p',
+        'wait_for_subscribers:=1',
+    )
+    try:
+        assert wait_for(lambda: len(frames) >= 40, ros_node, timeout=30), process.stderr
+    finally:
+        ros_node.destroy_subscription(subscription)
+    reference = load_audio(groove_wav, rate)[:, 0]
+    first = frames[0]
+    assert (first.sample_rate, first.channels, first.header.frame_id) == (rate, 1, groove_wav.stem)
+    t0 = nanoseconds(first)
+    for frame in frames:
+        start = frame.frame_index * hop
+        np.testing.assert_array_equal(frame.samples, reference[start : start + hop])
+        # stamp = start time + index of the first sample / rate, to the nanosecond
+        elapsed = (frame.frame_index - first.frame_index) * hop * 10**9 / rate
+        assert abs(nanoseconds(frame) - t0 - elapsed) <= 1
+
+
+def nanoseconds(frame: AudioFrame) -> int:
+    return frame.header.stamp.sec * 10**9 + frame.header.stamp.nanosec
+
+
+def test_audio_source_finishes_at_the_end_of_the_file(node_process, tmp_path):
+    import soundfile
+
+    short = tmp_path / 'short.wav'
+    soundfile.write(short, np.zeros(2205, dtype=np.float32), 22050)  # 0.1 s
+    process = node_process('audio_source', '-p', f'file:={short}')
+    assert process.popen.wait(timeout=30) == 0
+    assert 'Traceback' not in process.stderr
+
+
+@pytest.mark.parametrize(
+    ('arguments', 'message'),
+    [
+        (['-p', 'file:=/nonexistent/song.wav'], 'cannot read audio file /nonexistent/song.wav'),
+        (['-p', 'file:=x.wav', '-p', 'hop_size:=0'], 'hop_size'),
+    ],
+)
+def test_audio_source_rejects_bad_parameters_in_one_line(node_process, arguments, message):
+    process = node_process('audio_source', *arguments)
+    assert process.popen.wait(timeout=30) == 2
+    errors = process.stderr.strip().splitlines()
+    assert len(errors) == 1 and message in errors[0], process.stderr
