@@ -65,7 +65,8 @@ def message_type(name: str) -> type:
 def filled(msg_type: type, seed: int = 1):
     """A message of `msg_type` with every field, nested ones too, set to a distinct non-default value."""
     message = msg_type()
-    for offset, (field, slot) in enumerate(zip(msg_type.get_fields_and_field_types(), msg_type.SLOT_TYPES)):
+    fields = zip(msg_type.get_fields_and_field_types(), msg_type.SLOT_TYPES, strict=True)
+    for offset, (field, slot) in enumerate(fields):
         setattr(message, field, _value(slot, seed + offset))
     return message
 

@@ -4,13 +4,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from ament_index_python.packages import get_package_prefix
+from rcl_interfaces.srv import ListParameters
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import wait_for
 
 from musmove.audio import load_audio
 from musmove_msgs.msg import AudioFrame
 
+ROOT = Path(__file__).resolve().parent.parent
 NODES = sorted(path.name for path in Path(get_package_prefix('musmove'), 'lib', 'musmove').iterdir())
 
 
@@ -21,6 +24,24 @@ def start_arguments(name: str, wav: Path) -> list[str]:
     }
     assert name in arguments, f'add the start arguments of the new node {name!r} here'
     return arguments[name]
+
+
+def declared_parameters(ros_node, name: str) -> set[str]:
+    """The parameters a running node declared (as `ros2 param list` shows them), less rclpy's own."""
+    client = ros_node.create_client(ListParameters, f'/{name}/list_parameters')
+    try:
+        assert client.wait_for_service(timeout_sec=10)
+        future = client.call_async(ListParameters.Request())
+        assert wait_for(future.done, ros_node, timeout=10)
+        return set(future.result().result.names) - {'use_sim_time', 'start_type_description_service'}
+    finally:
+        ros_node.destroy_client(client)
+
+
+def documented_parameters(name: str) -> set[str]:
+    """The parameters config/coordination.yaml documents for a node."""
+    config = yaml.safe_load((ROOT / 'config' / 'coordination.yaml').read_text())
+    return set(config.get(name, {}).get('ros__parameters', {}))
 
 
 def test_nodes_are_installed():
@@ -36,6 +57,7 @@ def test_node_starts_joins_graph_and_stops_on_sigint(name, ros_node, node_proces
 
     assert wait_for(in_graph, ros_node, timeout=30), f'{name} never appeared in the graph: {process.stderr}'
     assert process.popen.poll() is None
+    assert declared_parameters(ros_node, name) == documented_parameters(name)
     assert process.interrupt() == 0
     assert 'Traceback' not in process.stderr
     assert wait_for(lambda: not in_graph(), ros_node, timeout=15), f'{name} is still in the graph after exiting'

@@ -34,8 +34,8 @@ class AudioSource(MusmoveNode):
         self.wait_for = self.parameter(
             'wait_for_subscribers', 0, 'Start a file once this many subscribers are matched (0: at once).', minimum=0
         )
-        default_id = Path(self.file).stem if self.file else 'microphone'
-        self.frame_id = self.parameter('frame_id', default_id, 'header.frame_id of the frames.')
+        self.frame_id = self.parameter('frame_id', '', 'header.frame_id; empty: the file stem or "microphone".')
+        self.frame_id = self.frame_id or (Path(self.file).stem if self.file else 'microphone')
         self.publisher = self.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
         self.frame_index = 0
         if self.file:
