@@ -45,8 +45,12 @@ if ((${#missing[@]})); then
   if [[ $(id -u) == 0 && ${MUSMOVE_APT:-auto} != 0 ]]; then
     say "installing system packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >/dev/null \
-      || die "apt-get could not install: ${missing[*]}"
+    apt_log=$(mktemp)
+    if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$apt_log" 2>&1; then
+      tail -15 "$apt_log" >&2
+      die "apt-get could not install: ${missing[*]} (log: $apt_log)"
+    fi
+    rm -f "$apt_log"
   else
     die "missing system packages: ${missing[*]}; install them with: sudo apt-get install ${missing[*]}"
   fi
@@ -104,10 +108,12 @@ changed=
 [[ -f $built ]] && changed=$(cd "$ROOT" && find src launch config models -newer "$built" -print -quit 2>/dev/null || true)
 if [[ ! -f $built || -n $changed ]]; then
   say "building src/ with colcon"
-  (cd "$ROOT" && colcon build --symlink-install --base-paths src \
-      --event-handlers console_direct- console_cohesion- console_start_end- status- summary+ \
-      --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python") \
-    || die "colcon build failed; the log is in $ROOT/log/latest_build"
+  mkdir -p "$ROOT/build"
+  if ! (cd "$ROOT" && colcon build --symlink-install --base-paths src --event-handlers console_cohesion+ \
+      --cmake-args -DBUILD_TESTING=OFF -DPython3_EXECUTABLE="$VENV/bin/python") >"$ROOT/build/colcon.txt" 2>&1; then
+    tail -30 "$ROOT/build/colcon.txt" >&2
+    die "colcon build failed; its output is in build/colcon.txt and log/latest_build"
+  fi
   touch "$built"
 fi
 say "ready ($mode, Python $pyver); use it with: source tools/env.sh"

@@ -7,6 +7,13 @@ if [[ ! -f $_musmove_root/install/setup.bash ]]; then
   echo "musmove: not set up yet; run: bash $_musmove_root/tools/bootstrap.sh" >&2
   return 1 2>/dev/null || exit 1
 fi
+# A workspace built against a system ROS 2 needs it sourced first.
+_musmove_mode=$(cat "$_musmove_root/.venv/musmove-mode" 2>/dev/null)
+if [[ -z ${ROS_DISTRO:-} && $_musmove_mode == system-* ]]; then
+  _musmove_distro=${_musmove_mode#system-}
+  # shellcheck source=/dev/null
+  source "/opt/ros/${_musmove_distro%% *}/setup.bash"
+fi
 # shellcheck source=/dev/null
 source "$_musmove_root/.venv/bin/activate"
 if [[ -z ${ROS_DISTRO:-} ]]; then
@@ -14,4 +21,4 @@ if [[ -z ${ROS_DISTRO:-} ]]; then
 fi
 # shellcheck source=/dev/null
 source "$_musmove_root/install/setup.bash"
-unset _musmove_root
+unset _musmove_root _musmove_mode _musmove_distro
