@@ -1,0 +1,1 @@
+"""Time synchronization of multi-rate sensor streams."""
