@@ -1,6 +1,7 @@
 """musmove's ROS 2 nodes; every node module has a `main` console entry point built on `spin`."""
 
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -9,7 +10,10 @@ from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.task import Future
+
+EMPTY_ARRAY = {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
 
 
 class ConfigurationError(ValueError):
@@ -22,13 +26,34 @@ class MusmoveNode(Node):
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
         self.finished = Future()
+        self._warned: dict[str, tuple[float, int]] = {}
 
-    def parameter(self, name: str, default: Any, description: str, *, minimum: int | None = None) -> Any:
-        """Declare a read-only parameter with its description (and lower bound) and return its value."""
+    def parameter(
+        self, name: str, default: Any, description: str, *, minimum: int | None = None, element: type = str
+    ) -> Any:
+        """Declare a read-only parameter with its description (and lower bound) and return its value.
+
+        An empty list default declares an array of `element` (str, float or int).
+        """
         descriptor = ParameterDescriptor(description=description, read_only=True)
         if minimum is not None:
             descriptor.integer_range = [IntegerRange(from_value=minimum, to_value=2**31 - 1, step=1)]
-        return self.declare_parameter(name, default, descriptor).value
+        if isinstance(default, list) and not default:
+            value = self.declare_parameter(name, EMPTY_ARRAY[element], descriptor).value
+            return [] if value is None else list(value)
+        value = self.declare_parameter(name, default, descriptor).value
+        return list(value) if isinstance(default, list) else value
+
+    def warn_limited(self, key: str, message: str, period: float = 5.0) -> None:
+        """Log a warning at most once per `period` seconds for each `key`, counting those held back."""
+        now = time.monotonic()
+        last, held = self._warned.get(key, (float('-inf'), 0))
+        if now - last < period:
+            self._warned[key] = (last, held + 1)
+            return
+        suffix = f' ({held} more since the last report)' if held else ''
+        self.get_logger().warning(message + suffix)
+        self._warned[key] = (now, 0)
 
 
 def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) -> int:
