@@ -4,7 +4,7 @@ Topics:
     audio (musmove_msgs/AudioFrame, sensor-data QoS): frames of `hop_size` samples per channel.
 
 Each frame is stamped with the capture time of its first sample. For a file that is the
-time playback started plus sample index / sample_rate, so a replay is deterministic.
+start time plus sample index / sample_rate (plus `time_offset`), so a replay is deterministic.
 """
 
 from pathlib import Path
@@ -15,28 +15,23 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 
 from musmove.audio import load_audio
-from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove.nodes import ConfigurationError, spin
+from musmove.nodes.replay import FileSource
 from musmove_msgs.msg import AudioFrame
 
 
-class AudioSource(MusmoveNode):
+class AudioSource(FileSource):
     """Publish a file (paced in real time or as fast as possible) or a microphone as frames."""
 
     def __init__(self) -> None:
         super().__init__('audio_source')
-        self.file = self.parameter('file', '', 'Audio file to play (wav, flac, ogg, mp3, ...); empty: microphone.')
+        self.declare_replay_parameters('Audio file to play (wav, flac, ogg, mp3, ...); empty: microphone.')
         self.device = self.parameter('device', '', 'PortAudio input device, name or index; empty: default.')
         self.sample_rate = self.parameter('sample_rate', 22050, 'Published sample rate [Hz].', minimum=1)
         self.channels = self.parameter('channels', 1, 'Published channels; files are down-mixed.', minimum=1)
         self.hop_size = self.parameter('hop_size', 512, 'Samples per channel in each frame.', minimum=1)
-        self.realtime = self.parameter('realtime', True, 'Pace a file in real time; false: as fast as possible.')
-        self.loop = self.parameter('loop', False, 'Restart a file at its end instead of finishing.')
-        self.wait_for = self.parameter(
-            'wait_for_subscribers', 0, 'Start a file once this many subscribers are matched (0: at once).', minimum=0
-        )
-        self.frame_id = self.parameter('frame_id', '', 'header.frame_id; empty: the file stem or "microphone".')
         self.frame_id = self.frame_id or (Path(self.file).stem if self.file else 'microphone')
-        self.publisher = self.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
+        self.audio_publisher = self.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
         self.frame_index = 0
         if self.file:
             self._start_file()
@@ -60,41 +55,14 @@ class AudioSource(MusmoveNode):
             raise ConfigurationError(str(error)) from error
         if len(self.audio) == 0:
             raise ConfigurationError(f'audio file {self.file} holds no samples')
-        self.frame_count = -(-len(self.audio) // self.hop_size)
-        self.timer = self.create_timer(0.01, self._play_when_subscribed)
+        frames = -(-len(self.audio) // self.hop_size)
+        starts = np.arange(frames, dtype=np.int64) * self.hop_size
+        hop_ns = self.hop_size * 10**9 // self.sample_rate
+        self.start_replay(starts * 10**9 // self.sample_rate, self.audio_publisher, self._publish_frame, hop_ns)
 
-    def _play_when_subscribed(self) -> None:
-        if self.publisher.get_subscription_count() < self.wait_for:
-            return
-        self.timer.cancel()
-        self.start = self.get_clock().now()
-        period = self.hop_size / self.sample_rate if self.realtime else 0.0
-        self.timer = self.create_timer(period, self._publish_due)
-        self.get_logger().info(
-            f'playing {self.file}: {len(self.audio) / self.sample_rate:.1f} s, {self.frame_count} frames '
-            f'of {self.hop_size} samples at {self.sample_rate} Hz' + (', looping' if self.loop else '')
-        )
-
-    def _publish_due(self) -> None:
-        """Publish every frame a live device would have delivered by now (one per call when not real time)."""
-        if self.realtime:
-            elapsed = (self.get_clock().now() - self.start).nanoseconds
-            due = elapsed * self.sample_rate // (self.hop_size * 10**9)  # frames whose last sample is past
-        else:
-            due = self.frame_index + 1
-        while self.frame_index < due:
-            if not self.loop and self.frame_index >= self.frame_count:
-                self.timer.cancel()
-                self.get_logger().info(f'end of {self.file}: {self.frame_index} frames published')
-                self.finished.set_result(self.frame_index)
-                return
-            first = self.frame_index * self.hop_size
-            if self.loop:
-                samples = self.audio.take(range(first, first + self.hop_size), axis=0, mode='wrap')
-            else:
-                samples = self.audio[first : first + self.hop_size]
-            stamp = self.start + Duration(nanoseconds=first * 10**9 // self.sample_rate)
-            self.publisher.publish(self.frame(stamp, samples))
+    def _publish_frame(self, index: int, stamp: Time) -> None:
+        first = index * self.hop_size
+        self.audio_publisher.publish(self.frame(stamp, self.audio[first : first + self.hop_size]))
 
     # --- microphone -----------------------------------------------------------
     def _start_microphone(self) -> None:
@@ -127,7 +95,7 @@ class AudioSource(MusmoveNode):
             self.get_logger().warning(f'microphone: {status}')
         latency_ns = round(1e9 * (time_info.currentTime - time_info.inputBufferAdcTime))
         stamp = self.get_clock().now() - Duration(nanoseconds=latency_ns)
-        self.publisher.publish(self.frame(stamp, samples))
+        self.audio_publisher.publish(self.frame(stamp, samples))
 
     def destroy_node(self) -> None:
         if stream := getattr(self, 'stream', None):

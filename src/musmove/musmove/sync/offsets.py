@@ -1,29 +1,36 @@
 """Latency offsets between modalities, estimated by cross-correlating their event envelopes.
 
-An event (a clap, a drum hit, the impact that ends a stroke) shows as an onset in audio, a jerk
-in an IMU and a sharp acceleration of the mocap joints. Each stream is reduced to an envelope
+An event (a clap, a drum hit, the impact that ends a stroke) shows as an onset in audio and as a
+peak of acceleration in an IMU and in the mocap joints. Each stream is reduced to an envelope
 that peaks at such events; the lag that best aligns two envelopes is their relative offset.
 """
 
 import numpy as np
-from scipy.signal import correlate
+from scipy.signal import correlate, savgol_filter
 
 
-def motion_envelope(times: np.ndarray, values: np.ndarray, kind: str) -> np.ndarray:
-    """Event envelope of a movement stream: the rectified rise of its acceleration magnitude.
+def motion_envelope(
+    times: np.ndarray, values: np.ndarray, kind: str, window: float = 0.2
+) -> tuple[np.ndarray, np.ndarray]:
+    """(times, envelope) of a movement stream: its acceleration magnitude about the median.
 
     Args:
         times: (n,) sample times [s], increasing.
-        values: (n, k) accelerations (kind 'acceleration', k = 3) or positions of joints
-            (kind 'position', k = 3 per joint; differentiated twice).
+        values: (n, 3) accelerations (kind 'acceleration'), or positions of one joint (kind
+            'position'), differentiated twice by a quadratic Savitzky-Golay filter of about
+            `window` seconds on a uniform grid at the median sampling interval.
     """
     if kind == 'position':
-        velocity = np.gradient(values, times, axis=0)
-        values = np.gradient(velocity, times, axis=0)
+        step = float(np.median(np.diff(times)))
+        grid = np.arange(times[0], times[-1], step)
+        frames = max(3, round(window / step) // 2 * 2 + 1)
+        if len(grid) <= frames:
+            return grid, np.zeros(len(grid))
+        uniform = np.column_stack([np.interp(grid, times, column) for column in values.T])
+        times, values = grid, savgol_filter(uniform, frames, 2, deriv=2, delta=step, axis=0)
     elif kind != 'acceleration':
         raise ValueError(f"kind must be 'acceleration' or 'position', got {kind!r}")
-    activity = np.linalg.norm(values - np.median(values, axis=0), axis=1)
-    return np.maximum(np.diff(activity, prepend=activity[:1]), 0.0)
+    return times, np.linalg.norm(values - np.median(values, axis=0), axis=1)
 
 
 def on_grid(times: np.ndarray, envelope: np.ndarray, start: float, step: float, count: int) -> np.ndarray:

@@ -75,29 +75,33 @@ class Synchronizer:
         """Residual offset [s] and correlation of each stream against `reference` ('audio' or a stream).
 
         Positive: the stream's events come later than the reference's, so its latency setting
-        should grow by that much.
+        should grow by that much. A skeleton is compared joint by joint and its best-correlated
+        joint counts (an IMU is worn on one of them).
         """
-        envelopes = {name: self._envelope(stream) for name, stream in self.streams.items()}
-        if self.audio_envelope:
+        envelopes = {name: self._envelopes(stream) for name, stream in self.streams.items()}
+        if len(self.audio_envelope) > 8:
             times, onsets = np.array(self.audio_envelope, dtype=np.float64).T
-            envelopes['audio'] = (times / 1e9, onsets)
-        if envelopes.get(reference) is None:
+            envelopes['audio'] = [(times / 1e9, onsets)]
+        if not envelopes.get(reference):
             return {}
-        return {
-            name: estimate_lag(envelopes[reference], envelope, max_lag)
-            for name, envelope in envelopes.items()
-            if name != reference and envelope is not None
-        }
+        estimates = {}
+        for name, candidates in envelopes.items():
+            if name == reference or not candidates:
+                continue
+            pairs = [estimate_lag(r, c, max_lag) for r in envelopes[reference] for c in candidates]
+            estimates[name] = max(pairs, key=lambda pair: pair[1])
+        return estimates
 
     @staticmethod
-    def _envelope(stream: Stream) -> tuple[np.ndarray, np.ndarray] | None:
+    def _envelopes(stream: Stream) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Event envelopes of a stream: one for an IMU, one per joint for a skeleton."""
         if len(stream.raw) < 8:
-            return None
+            return []
         times = np.array([t for t, _ in stream.raw], dtype=np.float64) / 1e9
         values = np.array([v for _, v in stream.raw])
         if stream.layout.motion == 'acceleration':
-            return times, motion_envelope(times, values[:, :3], 'acceleration')
-        return times, motion_envelope(times, values, 'position')
+            return [motion_envelope(times, values[:, :3], 'acceleration')]
+        return [motion_envelope(times, values[:, j : j + 3], 'position') for j in range(0, values.shape[1], 3)]
 
     def stale(self, now: int) -> list[str]:
         """Streams with no sample for longer than `stale_after` before `now`."""

@@ -1,0 +1,74 @@
+"""File sources: a recording published sample by sample, paced like the live sensor it stands for."""
+
+from collections.abc import Callable
+
+import numpy as np
+from rclpy.duration import Duration
+from rclpy.publisher import Publisher
+from rclpy.time import Time
+
+from musmove.nodes import MusmoveNode
+
+
+class FileSource(MusmoveNode):
+    """A node that replays a recorded file: pacing, looping, start time and stamp offset.
+
+    Sample k is stamped start + times[k] + time_offset, so a replay is deterministic and
+    several sources given the same `start_time` share one clock.
+    """
+
+    def declare_replay_parameters(self, file_description: str) -> None:
+        p = self.parameter
+        self.file = p('file', '', file_description)
+        self.realtime = p('realtime', True, 'Pace the file in real time; false: as fast as possible.')
+        self.loop = p('loop', False, 'Restart the file at its end instead of finishing.')
+        self.wait_for = p('wait_for_subscribers', 0, 'Start once this many subscribers are matched.', minimum=0)
+        self.start_time = p('start_time', 0.0, 'Clock time [s] of the first sample; 0: when playing starts.')
+        self.time_offset = p('time_offset', 0.0, 'Added to every stamp [s], e.g. a known sensor latency.')
+        self.frame_id = p('frame_id', '', 'header.frame_id; empty: from the recording.')
+
+    def start_replay(
+        self, times: np.ndarray, publisher: Publisher, publish: Callable[[int, Time], None], due_after: int = 0
+    ) -> None:
+        """Call publish(index, stamp) for each sample once it is due, `times` [ns] from the first.
+
+        A sample is due `due_after` ns after its time (an audio frame once its last sample is in).
+        """
+        self.times = np.asarray(times, dtype=np.int64)
+        step = int(np.median(np.diff(self.times))) if len(self.times) > 1 else 10**7
+        self.period = int(self.times[-1]) + step  # one pass of a looping file
+        self.publisher, self.publish, self.due_after = publisher, publish, due_after
+        self.tick = min(step / 1e9, 0.01) if self.realtime else 0.0
+        self.next = 0
+        self.timer = self.create_timer(0.01, self._start_when_ready)
+
+    def _start_when_ready(self) -> None:
+        if self.publisher.get_subscription_count() < self.wait_for:
+            return
+        now = self.get_clock().now()
+        start = Time(nanoseconds=round(self.start_time * 1e9), clock_type=now.clock_type) if self.start_time else now
+        if start > now + Duration(seconds=0.005):
+            return  # wait for the common start time
+        self.timer.cancel()
+        self.start = start
+        self.offset = Duration(nanoseconds=round(self.time_offset * 1e9))
+        looping = ', looping' if self.loop else ''
+        self.get_logger().info(f'playing {self.file}: {len(self.times)} samples, {self.period / 1e9:.1f} s{looping}')
+        self.timer = self.create_timer(self.tick, self._publish_due)
+
+    def _publish_due(self) -> None:
+        elapsed = (self.get_clock().now() - self.start).nanoseconds
+        while True:
+            cycle, index = divmod(self.next, len(self.times))
+            if cycle and not self.loop:
+                self.timer.cancel()
+                self.get_logger().info(f'end of {self.file}: {self.next} samples published')
+                self.finished.set_result(self.next)
+                return
+            time = cycle * self.period + int(self.times[index])
+            if self.realtime and time + self.due_after > elapsed:
+                return
+            self.publish(index, self.start + Duration(nanoseconds=time) + self.offset)
+            self.next += 1
+            if not self.realtime:
+                return
