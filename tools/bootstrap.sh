@@ -66,6 +66,7 @@ if [[ ! -x $VENV/bin/python ]]; then
   site=(); [[ $mode == pip ]] || site=(--system-site-packages)
   "$PYTHON" -m venv "${site[@]}" "$VENV"
   echo "$mode $pyver" >"$VENV/musmove-mode"
+  touch "$VENV/COLCON_IGNORE"  # some wheels put setup.py or CMakeLists.txt at the venv's top
 fi
 
 requirements=("$ROOT/requirements/python.txt")
