@@ -9,6 +9,7 @@ from ament_index_python.packages import get_package_prefix
 from rcl_interfaces.srv import ListParameters
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import wait_for
+from test_recordings import uci
 
 from musmove.audio import load_audio
 from musmove_msgs.msg import AudioFrame
@@ -20,10 +21,13 @@ NODES = sorted(path.name for path in Path(get_package_prefix('musmove'), 'lib', 
 def start_arguments(name: str, wav: Path) -> list[str]:
     """The parameters each node needs to run here (every installed node must be listed)."""
     arguments = {
-        'audio_source': ['-p', f'file:={wav}', '-p', 'loop:=true'],
+        'audio_source': lambda: ['-p', f'file:={wav}', '-p', 'loop:=true'],
+        'imu_source': lambda: ['-p', f'file:={uci("a1")}', '-p', 'loop:=true'],
+        'mocap_source': lambda: ['-p', f'file:={uci("a1")}', '-p', 'loop:=true'],
+        'synchronizer': list,
     }
     assert name in arguments, f'add the start arguments of the new node {name!r} here'
-    return arguments[name]
+    return arguments[name]()
 
 
 def declared_parameters(ros_node, name: str) -> set[str]:
@@ -45,7 +49,7 @@ def documented_parameters(name: str) -> set[str]:
 
 
 def test_nodes_are_installed():
-    assert 'audio_source' in NODES
+    assert {'audio_source', 'imu_source', 'mocap_source', 'synchronizer'} <= set(NODES)
 
 
 @pytest.mark.parametrize('name', NODES)
