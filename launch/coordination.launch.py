@@ -1,22 +1,34 @@
 """The musmove coordination graph.
 
-    ros2 launch musmove coordination.launch.py audio_file:=song.wav
+    ros2 launch musmove coordination.launch.py audio_file:=song.wav mocap_file:=take.bvh imu_file:=take.bvh
 
 Nodes take their parameters from config/coordination.yaml; launch arguments override them.
-Topics (relative, so a namespace moves them all): audio (musmove_msgs/AudioFrame).
+Topics (relative, so a namespace moves them all): audio (musmove_msgs/AudioFrame), imu
+(sensor_msgs/Imu), mocap (geometry_msgs/PoseArray), sync_frame (musmove_msgs/SyncFrame),
+diagnostics (diagnostic_msgs/DiagnosticArray). A live IMU or mocap driver replaces a file
+source: leave imu_file or mocap_file empty and remap the driver's topic to imu or mocap.
 """
 
 from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 
 
+def given(argument: str) -> IfCondition:
+    """True when the launch argument is not empty."""
+    return IfCondition(PythonExpression(["'", LaunchConfiguration(argument), "' != ''"]))
+
+
 def generate_launch_description() -> LaunchDescription:
     config = LaunchConfiguration('config')
-    use_sim_time = LaunchConfiguration('use_sim_time')
+    common = {
+        'use_sim_time': LaunchConfiguration('use_sim_time'),
+    }
+    replay = {**common, 'start_time': LaunchConfiguration('start_time')}
     return LaunchDescription(
         [
             DeclareLaunchArgument(
@@ -28,6 +40,17 @@ def generate_launch_description() -> LaunchDescription:
                 'audio_file', default_value='', description='Audio file to play; empty: the live microphone.'
             ),
             DeclareLaunchArgument(
+                'imu_file', default_value='', description='IMU recording to play; empty: a live driver on imu.'
+            ),
+            DeclareLaunchArgument(
+                'mocap_file', default_value='', description='Motion capture to play; empty: a live driver on mocap.'
+            ),
+            DeclareLaunchArgument(
+                'start_time',
+                default_value='0.0',
+                description='Common clock time [s] of the first sample of every file; 0: each starts at once.',
+            ),
+            DeclareLaunchArgument(
                 'use_sim_time', default_value='false', description='Follow /clock (for replayed bags).'
             ),
             Node(
@@ -35,7 +58,30 @@ def generate_launch_description() -> LaunchDescription:
                 executable='audio_source',
                 name='audio_source',
                 output='screen',
-                parameters=[config, {'file': LaunchConfiguration('audio_file'), 'use_sim_time': use_sim_time}],
+                parameters=[config, {**replay, 'file': LaunchConfiguration('audio_file')}],
+            ),
+            Node(
+                package='musmove',
+                executable='imu_source',
+                name='imu_source',
+                output='screen',
+                condition=given('imu_file'),
+                parameters=[config, {**replay, 'file': LaunchConfiguration('imu_file')}],
+            ),
+            Node(
+                package='musmove',
+                executable='mocap_source',
+                name='mocap_source',
+                output='screen',
+                condition=given('mocap_file'),
+                parameters=[config, {**replay, 'file': LaunchConfiguration('mocap_file')}],
+            ),
+            Node(
+                package='musmove',
+                executable='synchronizer',
+                name='synchronizer',
+                output='screen',
+                parameters=[config, common],
             ),
         ]
     )
