@@ -1,11 +1,11 @@
 """Causal per-stream filters: a stateful low-pass, a physical plausibility gate, a running normaliser."""
 
 import numpy as np
-from scipy.signal import butter, group_delay, sos2tf, sosfilt, sosfilt_zi
+from scipy.signal import butter, group_delay, sos2tf, sosfilt_zi
 
 
 class LowPass:
-    """Butterworth low-pass applied sample by sample (scipy `sosfilt`, state kept between calls).
+    """Butterworth low-pass applied sample by sample, its state kept between calls.
 
     The state starts at the steady state of the first sample, so there is no start-up transient.
     `delay` is the filter's group delay at low frequency [s]: subtract it from the stamps of the
@@ -22,11 +22,20 @@ class LowPass:
         self.state: np.ndarray | None = None
 
     def __call__(self, sample: np.ndarray) -> np.ndarray:
-        """Filter one sample (1-D, `channels` values)."""
+        """Filter one sample (1-D, `channels` values): the biquads of `sos` in transposed direct form II.
+
+        Written out rather than calling `sosfilt` per sample, whose argument handling costs ten
+        times the arithmetic; the result is the same (tested).
+        """
         if self.state is None:
             self.state = sosfilt_zi(self.sos)[:, :, None] * sample[None, None, :]
-        out, self.state = sosfilt(self.sos, sample[None, :], axis=0, zi=self.state)
-        return out[0]
+        x = sample
+        for (b0, b1, b2, _, a1, a2), z in zip(self.sos, self.state, strict=True):
+            y = b0 * x + z[0]
+            z[0] = b1 * x - a1 * y + z[1]
+            z[1] = b2 * x - a2 * y
+            x = y
+        return x
 
     def reset(self) -> None:
         """Start again from the next sample (after a gap or a clock jump)."""

@@ -8,6 +8,7 @@ are interpolated by slerp.
 from bisect import bisect_left
 from collections import deque
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Layout:
     quaternions: tuple[int, ...] = ()  # start index of each (x, y, z, w) block
     motion: str = 'position'  # what the first linear entries are: 'position' or 'acceleration'
 
-    @property
+    @cached_property
     def linear(self) -> np.ndarray:
         mask = np.ones(self.size, dtype=bool)
         for start in self.quaternions:
@@ -94,6 +95,7 @@ class Stream:
         self.intervals: deque[int] = deque(maxlen=256)
         self.raw: deque[tuple[int, np.ndarray]] = deque()  # (corrected stamp, linear values), for offsets
         self.last_stamp: int | None = None
+        self.previous: np.ndarray | None = None  # last stored sample, before filtering
         self.counters = Counters()
 
     # --- input ----------------------------------------------------------------------
@@ -130,13 +132,21 @@ class Stream:
         self.raw.append((time, values[linear]))
         while self.raw and self.raw[0][0] < time - self.settings.history:
             self.raw.popleft()
+        if self.previous is not None:  # quaternions q and -q are one rotation: keep the sign continuous for filtering
+            for start in self.layout.quaternions:
+                block = slice(start, start + 4)
+                if np.dot(values[block], self.previous[block]) < 0:
+                    values = values.copy()
+                    values[block] *= -1
+        self.previous = values
         if self.lowpass is None and self.settings.cutoff > 0 and len(self.intervals) >= self.RATE_SAMPLES:
             rate = self.rate()
             if self.settings.cutoff < rate / 2:
-                self.lowpass = LowPass(self.settings.cutoff, rate, len(linear))
-        if self.lowpass is not None:
-            values = values.copy()
-            values[linear] = self.lowpass(values[linear])
+                self.lowpass = LowPass(self.settings.cutoff, rate, self.layout.size)
+        if self.lowpass is not None:  # every value, quaternions too, so all share the delay taken out
+            values = self.lowpass(values)
+            for start in self.layout.quaternions:
+                values[start : start + 4] /= np.linalg.norm(values[start : start + 4])
             time -= round(self.lowpass.delay * 1e9)
         if self.times and time <= self.times[-1]:  # the first samples once the filter's delay applies
             return
@@ -160,7 +170,7 @@ class Stream:
         self.values.clear()
         self.raw.clear()
         self.outliers.clear()
-        self.last_stamp = None
+        self.last_stamp = self.previous = None
 
     def rate(self) -> float:
         """Median sample rate [Hz] over recent intervals (0 before two samples)."""
