@@ -19,6 +19,19 @@ def bundled(name: str) -> Path:
     return path
 
 
+def shared_data() -> Path:
+    """The shared data sets: $MUSMOVE_DATA, else ../shared/data from the working directory or the sources."""
+    candidates = [Path.cwd().parent / 'shared' / 'data', Path(__file__).resolve().parents[3].parent / 'shared' / 'data']
+    if root := os.environ.get('MUSMOVE_DATA'):
+        candidates = [Path(root)]
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise FileNotFoundError(
+        f'the shared data sets are not at {" or ".join(map(str, candidates))}; set MUSMOVE_DATA to their folder'
+    )
+
+
 def cache_dir() -> Path:
     """Cache for derived files: $MUSMOVE_CACHE, else $XDG_CACHE_HOME/musmove, else ~/.cache/musmove."""
     if root := os.environ.get('MUSMOVE_CACHE'):

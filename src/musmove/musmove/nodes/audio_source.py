@@ -61,8 +61,11 @@ class AudioSource(FileSource):
         self.start_replay(starts * 10**9 // self.sample_rate, self.audio_publisher, self._publish_frame, hop_ns)
 
     def _publish_frame(self, index: int, stamp: Time) -> None:
-        first = index * self.hop_size
-        self.audio_publisher.publish(self.frame(stamp, self.audio[first : first + self.hop_size]))
+        """Publish frame `index`; the file's last, partial frame is padded with zeros as a device would."""
+        samples = self.audio[index * self.hop_size : (index + 1) * self.hop_size]
+        if len(samples) < self.hop_size:
+            samples = np.pad(samples, ((0, self.hop_size - len(samples)), (0, 0)))
+        self.audio_publisher.publish(self.frame(stamp, samples))
 
     # --- microphone -----------------------------------------------------------
     def _start_microphone(self) -> None:

@@ -130,8 +130,8 @@ class SynchronizerNode(MusmoveNode):
             for stream in self.pose_streams:
                 self.create_subscription(PoseStamped, stream.name, lambda m, s=stream: self.on_pose(s, m), sensor)
         elif mocap_topic:
-            self.mocap_topic = mocap_topic
             self.create_subscription(PoseArray, mocap_topic, self.on_pose_array, sensor)
+        self.mocap_topic = '' if pose_topics else mocap_topic
         self.publisher = self.create_publisher(SyncFrame, 'sync_frame', 20)
         self.diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.create_timer(0.01, self.publish_ready)
@@ -238,6 +238,8 @@ class SynchronizerNode(MusmoveNode):
             status = StreamStatus(name=name, state=state)
             status.age.sec, status.age.nanosec = divmod(age, NS)
             out.streams.append(status)
+        if self.mocap_topic and self.mocap_topic not in frame.states:  # no skeleton yet: joints unknown
+            out.streams.append(StreamStatus(name=self.mocap_topic, state=StreamStatus.STALE))
         return out
 
     def imu_message(self, name: str, frame: Frame) -> Imu:
