@@ -11,24 +11,39 @@ source: leave imu_file or mocap_file empty and remap the driver's topic to imu o
 
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
-from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 from launch import LaunchDescription
 
+try:
+    from launch.substitutions import NotEqualsSubstitution
+except ImportError:  # ROS 2 Humble
+    from launch.conditions import LaunchConfigurationNotEquals
 
-def given(argument: str) -> IfCondition:
-    """True when the launch argument is not empty."""
-    return IfCondition(PythonExpression(["'", LaunchConfiguration(argument), "' != ''"]))
+    def given(argument: str) -> LaunchConfigurationNotEquals:
+        """True when the launch argument is not empty."""
+        return LaunchConfigurationNotEquals(argument, '')
+else:
+
+    def given(argument: str) -> IfCondition:
+        """True when the launch argument is not empty (a file name with quotes is fine)."""
+        return IfCondition(NotEqualsSubstitution(LaunchConfiguration(argument), ''))
+
+
+def typed(argument: str, value_type: type) -> ParameterValue:
+    """The launch argument as a parameter of `value_type`: start_time:=5 is a float, a file named on a string."""
+    return ParameterValue(LaunchConfiguration(argument), value_type=value_type)
 
 
 def generate_launch_description() -> LaunchDescription:
     config = LaunchConfiguration('config')
     common = {
-        'use_sim_time': LaunchConfiguration('use_sim_time'),
+        'use_sim_time': typed('use_sim_time', bool),
     }
-    replay = {**common, 'start_time': LaunchConfiguration('start_time')}
+    replay = {**common, 'start_time': typed('start_time', float)}
     return LaunchDescription(
         [
             DeclareLaunchArgument(
@@ -58,7 +73,7 @@ def generate_launch_description() -> LaunchDescription:
                 executable='audio_source',
                 name='audio_source',
                 output='screen',
-                parameters=[config, {**replay, 'file': LaunchConfiguration('audio_file')}],
+                parameters=[config, {**replay, 'file': typed('audio_file', str)}],
             ),
             Node(
                 package='musmove',
@@ -66,7 +81,7 @@ def generate_launch_description() -> LaunchDescription:
                 name='imu_source',
                 output='screen',
                 condition=given('imu_file'),
-                parameters=[config, {**replay, 'file': LaunchConfiguration('imu_file')}],
+                parameters=[config, {**replay, 'file': typed('imu_file', str)}],
             ),
             Node(
                 package='musmove',
@@ -74,7 +89,7 @@ def generate_launch_description() -> LaunchDescription:
                 name='mocap_source',
                 output='screen',
                 condition=given('mocap_file'),
-                parameters=[config, {**replay, 'file': LaunchConfiguration('mocap_file')}],
+                parameters=[config, {**replay, 'file': typed('mocap_file', str)}],
             ),
             Node(
                 package='musmove',

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import yaml
 from ament_index_python.packages import get_package_prefix
-from rcl_interfaces.srv import ListParameters
+from rcl_interfaces.srv import GetParameters, ListParameters
+from rclpy.parameter import parameter_value_to_python
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import wait_for
 from test_recordings import uci
@@ -15,6 +16,7 @@ from musmove.audio import load_audio
 from musmove_msgs.msg import AudioFrame
 
 ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / 'config' / 'coordination.yaml'
 NODES = sorted(path.name for path in Path(get_package_prefix('musmove'), 'lib', 'musmove').iterdir())
 
 
@@ -42,10 +44,29 @@ def declared_parameters(ros_node, name: str) -> set[str]:
         ros_node.destroy_client(client)
 
 
+def parameter_values(ros_node, name: str) -> dict:
+    """Every documented parameter of a running node, read in one GetParameters call."""
+    names = sorted(documented_parameters(name))
+    client = ros_node.create_client(GetParameters, f'/{name}/get_parameters')
+    try:
+        assert client.wait_for_service(timeout_sec=10)
+        future = client.call_async(GetParameters.Request(names=names))
+        assert wait_for(future.done, ros_node, timeout=10)
+        values = future.result().values
+        assert len(values) == len(names), 'a parameter without a value hides all of them from GetParameters'
+        return {key: parameter_value_to_python(value) for key, value in zip(names, values, strict=True)}
+    finally:
+        ros_node.destroy_client(client)
+
+
+def documented_values(name: str) -> dict:
+    """The parameters config/coordination.yaml documents for a node, with their values."""
+    config = yaml.safe_load(CONFIG.read_text())
+    return config.get(name, {}).get('ros__parameters', {})
+
+
 def documented_parameters(name: str) -> set[str]:
-    """The parameters config/coordination.yaml documents for a node."""
-    config = yaml.safe_load((ROOT / 'config' / 'coordination.yaml').read_text())
-    return set(config.get(name, {}).get('ros__parameters', {}))
+    return set(documented_values(name))
 
 
 def test_nodes_are_installed():
@@ -54,7 +75,7 @@ def test_nodes_are_installed():
 
 @pytest.mark.parametrize('name', NODES)
 def test_node_starts_joins_graph_and_stops_on_sigint(name, ros_node, node_process, groove_wav):
-    process = node_process(name, *start_arguments(name, groove_wav))
+    process = node_process(name, '--params-file', str(CONFIG), *start_arguments(name, groove_wav))
 
     def in_graph() -> bool:
         return (name, '/') in ros_node.get_node_names_and_namespaces()
@@ -62,6 +83,10 @@ def test_node_starts_joins_graph_and_stops_on_sigint(name, ros_node, node_proces
     assert wait_for(in_graph, ros_node, timeout=30), f'{name} never appeared in the graph: {process.stderr}'
     assert process.popen.poll() is None
     assert declared_parameters(ros_node, name) == documented_parameters(name)
+    overridden = set(start_arguments(name, groove_wav)[1::2])
+    for key, value in parameter_values(ros_node, name).items():  # what `ros2 param dump` reads
+        if not any(argument.startswith(f'{key}:=') for argument in overridden):
+            assert value == documented_values(name)[key], key
     assert process.interrupt() == 0
     assert 'Traceback' not in process.stderr
     assert wait_for(lambda: not in_graph(), ros_node, timeout=15), f'{name} is still in the graph after exiting'

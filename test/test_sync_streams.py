@@ -6,7 +6,7 @@ from scipy.signal import sosfilt, sosfilt_zi
 from scipy.spatial.transform import Rotation, Slerp
 
 from musmove.features import AudioFeatures
-from musmove.sync.filters import LowPass, PlausibilityGate
+from musmove.sync.filters import LowPass, PlausibilityGate, RunningNormalizer
 from musmove.sync.streams import EXTRAPOLATED, GAP, IMU, OK, OUTLIER, STALE, Settings, Stream, pose_layout, slerp
 from musmove.sync.synchronizer import Synchronizer
 
@@ -144,3 +144,13 @@ def test_audio_features_are_causal_and_see_onsets():
     rms, onset = zip(*(features(frame) for frame in [silence, silence, hit, silence]), strict=True)
     assert rms[2] > 0 and rms[0] == rms[1] == rms[3] == 0
     assert onset[2] > 1.0 and onset[0] == onset[1] == 0.0 and onset[3] == 0.0
+
+
+def test_running_normalizer_is_a_causal_z_score():
+    rng = np.random.default_rng(1)
+    normalize = RunningNormalizer(time_constant=200)
+    values = rng.normal(5.0, 2.0, size=(4000, 2))
+    out = np.array([normalize(row) for row in values])
+    assert out[0] == pytest.approx([0.0, 0.0])  # nothing known yet
+    settled = out[1000:]
+    assert np.abs(settled.mean(axis=0)).max() < 0.15 and np.abs(settled.std(axis=0) - 1).max() < 0.15

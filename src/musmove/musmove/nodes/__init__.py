@@ -10,10 +10,7 @@ from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
-from rclpy.parameter import Parameter
 from rclpy.task import Future
-
-EMPTY_ARRAY = {str: Parameter.Type.STRING_ARRAY, float: Parameter.Type.DOUBLE_ARRAY, int: Parameter.Type.INTEGER_ARRAY}
 
 
 class ConfigurationError(ValueError):
@@ -28,19 +25,14 @@ class MusmoveNode(Node):
         self.finished = Future()
         self._warned: dict[str, tuple[float, int]] = {}
 
-    def parameter(
-        self, name: str, default: Any, description: str, *, minimum: int | None = None, element: type = str
-    ) -> Any:
+    def parameter(self, name: str, default: Any, description: str, *, minimum: int | None = None) -> Any:
         """Declare a read-only parameter with its description (and lower bound) and return its value.
 
-        An empty list default declares an array of `element` (str, float or int).
+        A list default must not be empty: ROS 2 parameter files cannot hold an empty list.
         """
         descriptor = ParameterDescriptor(description=description, read_only=True)
         if minimum is not None:
             descriptor.integer_range = [IntegerRange(from_value=minimum, to_value=2**31 - 1, step=1)]
-        if isinstance(default, list) and not default:
-            value = self.declare_parameter(name, EMPTY_ARRAY[element], descriptor).value
-            return [] if value is None else list(value)
         value = self.declare_parameter(name, default, descriptor).value
         return list(value) if isinstance(default, list) else value
 

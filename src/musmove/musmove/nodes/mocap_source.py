@@ -6,7 +6,7 @@ Topics:
         when the file has none (C3D markers, UCI Kinect joints).
 
 Drivers that publish one geometry_msgs/PoseStamped per rigid body (VRPN, OptiTrack, Vicon) take
-this node's place through the synchronizer's `pose_topics` parameter.
+this node's place through the synchronizer's `mocap_type` and `mocap_topics` parameters.
 """
 
 import numpy as np
@@ -25,7 +25,7 @@ class MocapSource(FileSource):
     def __init__(self) -> None:
         super().__init__('mocap_source')
         self.declare_replay_parameters('Motion capture to play: BVH, C3D or UCI gesture-phase *_raw.csv.')
-        joints = self.parameter('joints', [], 'Joints to publish, in this order; empty: all.', element=str)
+        joints = [j for j in self.parameter('joints', [''], 'Joints to publish, in this order; [""]: all.') if j]
         scale = self.parameter('scale', 0.0, 'Metres per file unit; 0: the format default.')
         if not self.file:
             raise ConfigurationError('no `file` to play; a live mocap driver publishes its poses itself')

@@ -3,7 +3,8 @@
 Topics:
     audio (musmove_msgs/AudioFrame, sensor-data QoS): the reference clock.
     imu_topics (sensor_msgs/Imu, sensor-data QoS): one stream each; a driver's topic by remap or name.
-    mocap_topic (geometry_msgs/PoseArray) or pose_topics (geometry_msgs/PoseStamped, one per rigid body).
+    mocap_topics: one geometry_msgs/PoseArray (mocap_type PoseArray), or one geometry_msgs/PoseStamped
+        per rigid body (mocap_type PoseStamped: VRPN, OptiTrack, Vicon drivers).
     sync_frame (musmove_msgs/SyncFrame): published for every audio frame.
     diagnostics (diagnostic_msgs/DiagnosticArray): per stream rate, latency, drops, estimated offset.
 
@@ -30,6 +31,8 @@ from musmove.sync.synchronizer import Frame, Synchronizer
 from musmove_msgs.msg import AudioFrame, StreamStatus, SyncFrame
 
 NS = 10**9
+MOCAP_TYPES = ('PoseArray', 'PoseStamped', 'none')
+AUDIO_RATES = (1_000, 384_000)  # plausible sample rates [Hz]; others are not audio
 
 
 def stamp_ns(header) -> int:
@@ -66,10 +69,10 @@ class SynchronizerNode(MusmoveNode):
     def __init__(self) -> None:
         super().__init__('synchronizer')
         p = self.parameter
-        imu_topics = p('imu_topics', ['imu'], 'sensor_msgs/Imu topics, one stream each (empty: no IMU).', element=str)
-        imu_latencies = p('imu_latencies', [], 'Latency of each IMU topic [s]; empty: all 0.', element=float)
-        mocap_topic = p('mocap_topic', 'mocap', 'geometry_msgs/PoseArray topic of the skeleton; empty: none.')
-        pose_topics = p('pose_topics', [], 'geometry_msgs/PoseStamped topics, one per rigid body.', element=str)
+        imu_topics = [t for t in p('imu_topics', ['imu'], 'sensor_msgs/Imu topics, one stream each.') if t]
+        imu_latencies = p('imu_latencies', [0.0], 'Latency of each IMU topic [s]; one value: all.')
+        mocap_type = p('mocap_type', 'PoseArray', 'Message type of mocap_topics: PoseArray, PoseStamped or none.')
+        mocap_topics = [t for t in p('mocap_topics', ['mocap'], 'Motion-capture topics (see mocap_type).') if t]
         self.audio_latency = round(NS * p('audio_latency', 0.0, 'Latency of the audio frames [s].'))
         mocap_latency = p('mocap_latency', 0.0, 'Latency of the motion capture [s].')
         self.clock_jump = round(NS * p('clock_jump', 1.0, 'A stamp this far back restarts a stream [s].'))
@@ -97,7 +100,12 @@ class SynchronizerNode(MusmoveNode):
         if unknown:
             raise ConfigurationError(f'audio_features: unknown {unknown}; allowed: {", ".join(AUDIO_FEATURES)}')
         self.feature_index = [AUDIO_FEATURES.index(name) for name in self.feature_names]
-        imu_latencies = imu_latencies or [0.0] * len(imu_topics)
+        if mocap_type not in MOCAP_TYPES:
+            raise ConfigurationError(f'mocap_type: {mocap_type!r} is not one of {", ".join(MOCAP_TYPES)}')
+        if mocap_type == 'PoseArray' and len(mocap_topics) > 1:
+            raise ConfigurationError(f'mocap_topics: one PoseArray topic expected, got {mocap_topics}')
+        if len(imu_latencies) == 1:
+            imu_latencies = imu_latencies * len(imu_topics)
         if len(imu_latencies) != len(imu_topics):
             raise ConfigurationError(
                 f'imu_latencies has {len(imu_latencies)} values for {len(imu_topics)} imu_topics; give one per topic'
@@ -109,15 +117,18 @@ class SynchronizerNode(MusmoveNode):
         imu_settings = [settings(lat, imu_cutoff, limit=max(accel_limit, gyro_limit)) for lat in imu_latencies]
         self.pose_settings = settings(mocap_latency, mocap_cutoff, max_speed=joint_speed)
         self.imu_streams = [Stream(topic, IMU, s) for topic, s in zip(imu_topics, imu_settings, strict=True)]
+        pose_topics = mocap_topics if mocap_type == 'PoseStamped' else []
         self.pose_streams = [Stream(topic, pose_layout(1), self.pose_settings) for topic in pose_topics]
         self.sync = Synchronizer([*self.imu_streams, *self.pose_streams], self.max_delay, base.stale_after)
         self.imu_templates: dict[str, Imu] = {}
         self.mocap_frame_id = ''
         self.arrival: dict[str, deque[int]] = {}
+        self.last_accepted: dict[str, int] = {}  # node clock [ns] of each stream's newest accepted sample
         self.output_delays: deque[int] = deque(maxlen=512)
         self.published = 0
         self.audio_rate = self.hop = self.last_index = self.last_audio = None
         self.lost_frames = 0
+        self.audio_counts: dict[str, int] = {}  # bad frames by cause, for the diagnostics
         self.features: AudioFeatures | None = None
         self.normalizer: RunningNormalizer | None = None
         self.offsets: dict[str, tuple[float, float]] = {}
@@ -126,27 +137,31 @@ class SynchronizerNode(MusmoveNode):
         self.create_subscription(AudioFrame, 'audio', self.on_audio, sensor)
         for stream in self.imu_streams:
             self.create_subscription(Imu, stream.name, lambda m, s=stream: self.on_imu(s, m), sensor)
-        if pose_topics:
-            for stream in self.pose_streams:
-                self.create_subscription(PoseStamped, stream.name, lambda m, s=stream: self.on_pose(s, m), sensor)
-        elif mocap_topic:
-            self.create_subscription(PoseArray, mocap_topic, self.on_pose_array, sensor)
-        self.mocap_topic = '' if pose_topics else mocap_topic
+        for stream in self.pose_streams:
+            self.create_subscription(PoseStamped, stream.name, lambda m, s=stream: self.on_pose(s, m), sensor)
+        self.mocap_topic = mocap_topics[0] if mocap_type == 'PoseArray' and mocap_topics else ''
+        if self.mocap_topic:
+            self.create_subscription(PoseArray, self.mocap_topic, self.on_pose_array, sensor)
         self.publisher = self.create_publisher(SyncFrame, 'sync_frame', 20)
         self.diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.create_timer(0.01, self.publish_ready)
         self.create_timer(diagnostics_period, self.publish_diagnostics)
         if offset_period > 0:
             self.create_timer(offset_period, self.estimate_offsets)
+        # The first log call takes ~60 ms (rclpy's logging set-up): pay it now, not on the first bad input.
+        self.get_logger().info(f'ready: audio, IMU {imu_topics}, mocap {mocap_type} {mocap_topics}')
 
     # --- inputs -------------------------------------------------------------------------
     def now(self) -> int:
         return self.get_clock().now().nanoseconds
 
     def take(self, stream: Stream, stamp: int, values: np.ndarray) -> None:
-        self.arrival.setdefault(stream.name, deque(maxlen=256)).append(self.now() - stamp)
+        now, accepted = self.now(), stream.counters.accepted
+        self.arrival.setdefault(stream.name, deque(maxlen=256)).append(now - stamp)
         if problem := stream.add(stamp, values):
             self.warn_limited(f'{stream.name}:{problem.split(" ")[0]}', f'{stream.name}: {problem}')
+        if stream.counters.accepted > accepted:
+            self.last_accepted[stream.name] = now
 
     def on_imu(self, stream: Stream, message: Imu) -> None:
         self.imu_templates[stream.name] = message
@@ -159,6 +174,8 @@ class SynchronizerNode(MusmoveNode):
     def on_pose_array(self, message: PoseArray) -> None:
         if not message.poses:
             self.warn_limited('mocap:empty', f'{self.mocap_topic}: empty PoseArray ignored')
+            if stream := self.sync.streams.get(self.mocap_topic):
+                stream.counters.rejected['empty frame'] = stream.counters.rejected.get('empty frame', 0) + 1
             return
         stream = self.sync.streams.get(self.mocap_topic)
         if stream is None:
@@ -177,8 +194,12 @@ class SynchronizerNode(MusmoveNode):
         if samples.size == 0 or samples.size % channels:
             self.warn_limited('audio:empty', f'audio: frame {frame.frame_index} has {samples.size} samples; ignored')
             return
+        if not AUDIO_RATES[0] <= frame.sample_rate <= AUDIO_RATES[1]:  # counted in lost_frames like an empty frame
+            self.warn_limited('audio:bad-rate', f'audio: frame {frame.frame_index} at {frame.sample_rate} Hz; ignored')
+            return
         mono = samples.reshape(-1, channels).mean(axis=1)
         if not np.all(np.isfinite(mono)):
+            self.audio_counts['non-finite_frames'] = self.audio_counts.get('non-finite_frames', 0) + 1
             self.warn_limited('audio:nan', f'audio: non-finite samples in frame {frame.frame_index} set to 0')
             mono = np.nan_to_num(mono, nan=0.0, posinf=0.0, neginf=0.0)
         if self.audio_rate is None:
@@ -199,6 +220,8 @@ class SynchronizerNode(MusmoveNode):
         if self.last_audio is not None and stamp <= self.last_audio:
             if self.last_audio - stamp <= self.clock_jump:
                 cause = 'duplicate' if stamp == self.last_audio else 'out-of-order'
+                key = f'rejected_{cause}_stamp'
+                self.audio_counts[key] = self.audio_counts.get(key, 0) + 1
                 self.warn_limited(f'audio:{cause}', f'audio: {cause} stamp in frame {frame.frame_index}; ignored')
                 return
             self.warn_limited('audio:jump', f'audio: clock jumped back {(self.last_audio - stamp) / NS:.3f} s')
@@ -208,7 +231,8 @@ class SynchronizerNode(MusmoveNode):
             self.features.reset()
             state = GAP
         self.last_audio, self.last_index = stamp, frame.frame_index
-        self.arrival.setdefault('audio', deque(maxlen=256)).append(self.now() - stamp)
+        self.last_accepted['audio'] = self.now()
+        self.arrival.setdefault('audio', deque(maxlen=256)).append(self.last_accepted['audio'] - stamp)
         features = self.features(mono)
         selected = features[self.feature_index]
         if self.normalizer is not None:
@@ -262,16 +286,20 @@ class SynchronizerNode(MusmoveNode):
         now = self.now()
         array = DiagnosticArray()
         array.header.stamp = self.get_clock().now().to_msg()
-        stale = set(self.sync.stale(now))
-        audio_stale = self.last_audio is None or now - self.last_audio > self.sync.stale_after
+        # stale by the node's clock since the last accepted sample: stamps may be off it (a source's clock jumped)
+        silent = {name: now - t for name, t in self.last_accepted.items() if now - t > self.sync.stale_after}
+        stale = {name for name in self.sync.streams if name in silent or name not in self.last_accepted}
+        audio_stale = 'audio' in silent or 'audio' not in self.last_accepted
         array.status.append(
             self.status(
                 'audio',
                 audio_stale,
-                {'lost_frames': self.lost_frames, 'frames_published': self.published},
+                {'lost_frames': self.lost_frames, 'frames_published': self.published, **self.audio_counts},
                 {'output_delay_ms': self.output_delays},
             )
         )
+        for name, silence in silent.items():  # heard from, then silent
+            self.warn_limited(f'{name}:stale', f'{name}: no sample for {silence / NS:.1f} s; marked STALE')
         for name, stream in self.sync.streams.items():
             values = {'rate_hz': f'{stream.rate():.1f}', 'accepted': stream.counters.accepted}
             values.update({f'rejected_{cause.replace(" ", "_")}': n for cause, n in stream.counters.rejected.items()})

@@ -102,11 +102,3 @@ class Synchronizer:
         if stream.layout.motion == 'acceleration':
             return [motion_envelope(times, values[:, :3], 'acceleration')]
         return [motion_envelope(times, values[:, j : j + 3], 'position') for j in range(0, values.shape[1], 3)]
-
-    def stale(self, now: int) -> list[str]:
-        """Streams with no sample for longer than `stale_after` before `now`."""
-        return [
-            name
-            for name, stream in self.streams.items()
-            if stream.newest() is None or now - stream.newest() > self.stale_after
-        ]
