@@ -38,11 +38,21 @@ def typed(argument: str, value_type: type) -> ParameterValue:
     return ParameterValue(LaunchConfiguration(argument), value_type=value_type)
 
 
-def generate_launch_description() -> LaunchDescription:
+def musmove_node(executable: str, parameters: dict, **kwargs) -> Node:
+    """A musmove node named after its executable, parameters from the config file then `parameters`."""
     config = LaunchConfiguration('config')
-    common = {
-        'use_sim_time': typed('use_sim_time', bool),
-    }
+    return Node(
+        package='musmove',
+        executable=executable,
+        name=executable,
+        output='screen',
+        parameters=[config, parameters],
+        **kwargs,
+    )
+
+
+def generate_launch_description() -> LaunchDescription:
+    common = {'use_sim_time': typed('use_sim_time', bool)}
     replay = {**common, 'start_time': typed('start_time', float)}
     return LaunchDescription(
         [
@@ -68,35 +78,9 @@ def generate_launch_description() -> LaunchDescription:
             DeclareLaunchArgument(
                 'use_sim_time', default_value='false', description='Follow /clock (for replayed bags).'
             ),
-            Node(
-                package='musmove',
-                executable='audio_source',
-                name='audio_source',
-                output='screen',
-                parameters=[config, {**replay, 'file': typed('audio_file', str)}],
-            ),
-            Node(
-                package='musmove',
-                executable='imu_source',
-                name='imu_source',
-                output='screen',
-                condition=given('imu_file'),
-                parameters=[config, {**replay, 'file': typed('imu_file', str)}],
-            ),
-            Node(
-                package='musmove',
-                executable='mocap_source',
-                name='mocap_source',
-                output='screen',
-                condition=given('mocap_file'),
-                parameters=[config, {**replay, 'file': typed('mocap_file', str)}],
-            ),
-            Node(
-                package='musmove',
-                executable='synchronizer',
-                name='synchronizer',
-                output='screen',
-                parameters=[config, common],
-            ),
+            musmove_node('audio_source', {**replay, 'file': typed('audio_file', str)}),
+            musmove_node('imu_source', {**replay, 'file': typed('imu_file', str)}, condition=given('imu_file')),
+            musmove_node('mocap_source', {**replay, 'file': typed('mocap_file', str)}, condition=given('mocap_file')),
+            musmove_node('synchronizer', common),
         ]
     )
