@@ -1,0 +1,62 @@
+"""The causal beat tracker on the bundled real drum performance (Groove MIDI, 120 BPM click)."""
+
+import mir_eval
+import numpy as np
+import pytest
+
+from musmove.audio import load_audio
+from musmove.beat_tracking import BeatTracker, OnsetNormalizer
+from musmove.features import AudioFeatures
+
+RATE, HOP = 22050, 512
+FPS = RATE / HOP
+
+
+@pytest.fixture(scope='module')
+def activations(groove_wav) -> np.ndarray:
+    """Normalised spectral-flux onset strength of the performance, frame by frame (the DSP fallback)."""
+    audio = load_audio(groove_wav, RATE)[:, 0]
+    features, normalize = AudioFeatures(HOP), OnsetNormalizer(FPS)
+    return np.array([normalize(features(audio[i : i + HOP])[1]) for i in range(0, len(audio) - HOP + 1, HOP)])
+
+
+def track(activations: np.ndarray) -> tuple[BeatTracker, list]:
+    tracker = BeatTracker(FPS)
+    return tracker, [tracker.step(a) for a in activations]
+
+
+def test_beats_of_a_real_performance(activations):
+    _, estimates = track(activations)
+    observed = np.array([e.observed for e in estimates if e.observed is not None]) / FPS
+    reference = np.arange(0, len(activations) / FPS, 0.5)  # the click the drummer played to: 120 BPM from 0
+    f_measure = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(observed))
+    assert f_measure > 0.8
+    assert estimates[-1].tempo == pytest.approx(120, rel=0.05)
+    for estimate in estimates:  # each beat is reported `lookahead` frames or more after it, never before
+        assert estimate.observed is None or estimate.frame - estimate.observed >= 4
+
+
+def test_estimates_use_only_the_past(activations):
+    _, first = track(activations[:600])
+    _, second = track(np.concatenate([activations[:600], np.zeros(200)]))
+    assert first == second[:600]
+
+
+def test_silence_decays_confidence_and_stops_beats(activations):
+    silent = np.concatenate([activations, np.zeros(round(10 * FPS))])
+    _, estimates = track(silent)
+    music_end = len(activations)
+    playing = estimates[round(2 * FPS) : music_end - round(3 * FPS)]  # the file ends in a decaying tail
+    assert np.median([e.confidence for e in playing]) > 0.8
+    later = estimates[music_end + round(2 * FPS) :]
+    assert all(e.observed is None for e in later), 'no phantom beats in silence'
+    assert max(e.confidence for e in later) < 0.3
+
+
+def test_prediction_spread_grows_with_the_horizon(activations):
+    tracker, estimates = track(activations)
+    predictions = tracker.predictions(estimates[-1], 4)
+    frames, spreads = zip(*predictions, strict=True)
+    assert np.all(np.diff(frames) > 0)
+    assert frames[0] > estimates[-1].frame
+    assert list(spreads) == sorted(spreads)
