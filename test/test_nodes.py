@@ -27,6 +27,7 @@ def start_arguments(name: str, wav: Path) -> list[str]:
         'imu_source': lambda: ['-p', f'file:={uci("a1")}', '-p', 'loop:=true'],
         'mocap_source': lambda: ['-p', f'file:={uci("a1")}', '-p', 'loop:=true'],
         'synchronizer': list,
+        'beat_tracker': list,
     }
     assert name in arguments, f'add the start arguments of the new node {name!r} here'
     return arguments[name]()

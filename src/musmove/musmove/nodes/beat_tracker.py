@@ -1,0 +1,103 @@
+"""beat_tracker: observed and predicted beats from audio frames, causally.
+
+Topics:
+    audio (musmove_msgs/AudioFrame, sensor-data QoS): the music, frame by frame.
+    beats (musmove_msgs/Beat): each beat once confirmed (OBSERVED, `lookahead` frames after it),
+        and the next `predicted_beats` beats (PREDICTED, stamped in the future) after every
+        observed beat and every `prediction_period` seconds.
+
+The beat activation is the spectral-flux onset strength normalised by its running peak (the DSP
+fallback; trained ONNX models come with the beat-model work). The tracker is
+`musmove.beat_tracking.BeatTracker`.
+"""
+
+import numpy as np
+from rclpy.qos import qos_profile_sensor_data
+
+from musmove.beat_tracking import BeatTracker, Estimate, OnsetNormalizer
+from musmove.features import AudioFeatures
+from musmove.nodes import MusmoveNode, spin
+from musmove_msgs.msg import AudioFrame, Beat
+
+NS = 10**9
+
+
+class BeatTrackerNode(MusmoveNode):
+    """Track the beat of the `audio` frames and publish observed and predicted `beats`."""
+
+    def __init__(self) -> None:
+        super().__init__('beat_tracker')
+        p = self.parameter
+        self.lookahead = p('lookahead', 4, 'Frames of evidence after a beat before it is reported.', minimum=1)
+        self.count = p('predicted_beats', 4, 'Upcoming beats published as predictions.', minimum=0)
+        self.period = round(NS * p('prediction_period', 0.1, 'Longest time between predictions [s].'))
+        self.min_bpm = p('min_bpm', 55.0, 'Slowest tempo tracked [BPM].')
+        self.max_bpm = p('max_bpm', 215.0, 'Fastest tempo tracked [BPM].')
+        self.min_confidence = p('min_confidence', 0.3, 'Beats are reported only above this confidence.')
+        self.publisher = self.create_publisher(Beat, 'beats', 20)
+        self.create_subscription(AudioFrame, 'audio', self.on_audio, qos_profile_sensor_data)
+        self.tracker: BeatTracker | None = None
+        self.last_index = self.last_stamp = None
+        self.last_prediction = 0
+        self.observed_count = 0
+
+    def start(self, frame: AudioFrame, hop: int) -> None:
+        self.rate, self.hop = frame.sample_rate, hop
+        fps = self.rate / hop
+        self.tracker = BeatTracker(
+            fps, self.min_bpm, self.max_bpm, lookahead=self.lookahead, min_confidence=self.min_confidence
+        )
+        self.features, self.normalize = AudioFeatures(hop), OnsetNormalizer(fps)
+
+    def on_audio(self, frame: AudioFrame) -> None:
+        samples = np.asarray(frame.samples, dtype=np.float32)
+        channels = max(frame.channels, 1)
+        if samples.size == 0 or samples.size % channels or frame.sample_rate == 0:
+            self.warn_limited('audio:empty', f'audio: frame {frame.frame_index} is empty or has no rate; ignored')
+            return
+        mono = np.nan_to_num(samples.reshape(-1, channels).mean(axis=1))
+        stamp = frame.header.stamp.sec * NS + frame.header.stamp.nanosec
+        if self.tracker is None or frame.sample_rate != self.rate or len(mono) != self.hop:
+            if self.tracker is not None:
+                self.warn_limited('audio:format', 'audio: rate or frame size changed; tracking restarts')
+            self.start(frame, len(mono))
+        elif self.last_stamp is not None and stamp <= self.last_stamp:
+            self.warn_limited('audio:stamp', f'audio: stamp of frame {frame.frame_index} not after the last; ignored')
+            return
+        elif frame.frame_index > self.last_index + 1:  # lost frames: silence keeps the tracker's clock
+            for _ in range(min(frame.frame_index - self.last_index - 1, round(2 * self.rate / self.hop))):
+                self.tracker.step(0.0)
+        self.last_index, self.last_stamp = frame.frame_index, stamp
+        estimate = self.tracker.step(self.normalize(self.features(mono)[1]))
+        self.publish(estimate, stamp, frame.header.frame_id)
+
+    def publish(self, estimate: Estimate, stamp: int, frame_id: str) -> None:
+        """Beats of the estimate made at the frame stamped `stamp`, frame times relative to it."""
+        frame_ns = self.hop * NS / self.rate
+
+        def beat(kind: int, frame: float, std: float, index: int) -> Beat:
+            message = Beat(kind=kind, index=index, tempo=estimate.tempo, phase=estimate.phase)
+            message.header.stamp.sec, message.header.stamp.nanosec = divmod(
+                stamp + round((frame - estimate.frame) * frame_ns), NS
+            )
+            message.header.frame_id = frame_id
+            message.estimated_at.sec, message.estimated_at.nanosec = divmod(stamp + round(frame_ns), NS)
+            message.time_std = std * frame_ns / NS
+            message.confidence = estimate.confidence
+            return message
+
+        if estimate.observed is not None:
+            self.publisher.publish(beat(Beat.OBSERVED, estimate.observed, 0.0, self.observed_count))
+            self.observed_count += 1
+        due = estimate.observed is not None or stamp - self.last_prediction >= self.period
+        if self.count and due and estimate.confidence >= self.min_confidence:
+            self.last_prediction = stamp
+            period = 60 * self.rate / self.hop / estimate.tempo
+            unconfirmed = estimate.next_beat - period > self.tracker.last_observed + period / 2  # heard, not reported
+            first = self.observed_count + int(unconfirmed)
+            for k, (frame, std) in enumerate(self.tracker.predictions(estimate, self.count)):
+                self.publisher.publish(beat(Beat.PREDICTED, frame, std, first + k))
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin(BeatTrackerNode, args)

@@ -1,0 +1,48 @@
+"""beat_tracker over DDS: a real drum performance played by audio_source, beats observed and predicted live."""
+
+import time
+
+import mir_eval
+import numpy as np
+from ros_helpers import wait_for
+
+from musmove_msgs.msg import Beat
+
+NS = 10**9
+SECONDS = 14.0
+
+
+def seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec / NS
+
+
+def test_beats_are_observed_and_predicted_live(ros_node, node_process, groove_wav):
+    start = time.time() + 4.0  # a known clock time for the file's first sample
+    beats: list[Beat] = []
+    subscription = ros_node.create_subscription(Beat, 'beats', beats.append, 200)
+    tracker = node_process('beat_tracker')
+    node_process('audio_source', '-p', f'file:={groove_wav}', '-p', f'start_time:={start}')
+    try:
+        wait_for(lambda: time.time() > start + SECONDS, ros_node, timeout=SECONDS + 20)
+    finally:
+        ros_node.destroy_subscription(subscription)
+    assert tracker.popen.poll() is None and 'Traceback' not in tracker.stderr
+    observed = [b for b in beats if b.kind == Beat.OBSERVED]
+    predicted = [b for b in beats if b.kind == Beat.PREDICTED]
+    assert len(observed) > 0.8 * SECONDS / 0.5 and predicted
+
+    times = np.array([seconds(b.header.stamp) for b in observed]) - start
+    reference = np.arange(0.0, times[-1] + 0.25, 0.5)  # the 120 BPM click of the recording, from its start
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(times)) > 0.7
+    assert [b.index for b in observed] == list(range(len(observed)))
+    for beat in observed:  # reported once the look-ahead after it was heard
+        assert seconds(beat.estimated_at) - seconds(beat.header.stamp) >= 4 * 512 / 22050 - 1e-6
+
+    ahead = [b for b in predicted if seconds(b.header.stamp) > seconds(b.estimated_at)]
+    assert len(ahead) == len(predicted), 'a predicted beat lies in the future of the audio it came from'
+    late = [b for b in predicted if seconds(b.estimated_at) - start > 5.0]  # after the tracker settled
+    by_index = {b.index: seconds(b.header.stamp) for b in observed}
+    errors = [seconds(b.header.stamp) - by_index[b.index] for b in late if b.index in by_index]
+    assert len(errors) > 20
+    assert np.median(np.abs(errors)) < 0.06  # the beat came within 60 ms of where it was predicted
+    assert all(b.time_std >= 0 and 0 <= b.confidence <= 1 and 100 < b.tempo < 140 for b in late)
