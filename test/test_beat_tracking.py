@@ -58,5 +58,6 @@ def test_prediction_spread_grows_with_the_horizon(activations):
     predictions = tracker.predictions(estimates[-1], 4)
     frames, spreads = zip(*predictions, strict=True)
     assert np.all(np.diff(frames) > 0)
-    assert frames[0] > estimates[-1].frame
+    assert frames[0] > estimates[-1].frame + 1
+    assert all(e.next_beat > e.frame + 1 for e in estimates), 'a prediction lies after the audio it came from'
     assert list(spreads) == sorted(spreads)

@@ -22,7 +22,7 @@ class Estimate:
     frame: int
     tempo: float  # beats per minute
     phase: float  # cycles since the last beat, [0, 1)
-    next_beat: float  # frame of the next beat (may be fractional through averaging)
+    next_beat: float  # frame of the next beat after the end of this frame (fractional)
     next_beat_std: float  # frames
     period_std: float  # frames
     confidence: float  # [0, 1]
@@ -112,6 +112,8 @@ class BeatTracker:
             start, period, residual = fit
             next_beat = start + period * np.ceil((self.frame - start) / period + 1e-9)
             std = min(std, residual)
+        if next_beat <= self.frame + 1:  # within the frame just heard: the next one is still to come
+            next_beat += period
         return Estimate(
             frame=self.frame,
             tempo=60 * self.fps / period,
