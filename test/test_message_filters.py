@@ -3,6 +3,7 @@
 import pytest
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import wait_for
+from test_approximate_time import oracle
 
 from musmove import message_filters
 from musmove_msgs.msg import AudioFrame
@@ -14,13 +15,20 @@ def seconds(frame: AudioFrame) -> float:
     return frame.header.stamp.sec + frame.header.stamp.nanosec * 1e-9
 
 
+def nanoseconds(frame: AudioFrame) -> int:
+    return frame.header.stamp.sec * 10**9 + frame.header.stamp.nanosec
+
+
 def test_approximate_synchronizer_pairs_each_slow_frame_with_the_nearest_fast_one(ros_node, node_process, groove_wav):
     fast = message_filters.Subscriber(ros_node, AudioFrame, 'audio_fast', qos_profile=qos_profile_sensor_data)
     slow = message_filters.Subscriber(ros_node, AudioFrame, 'audio_slow', qos_profile=qos_profile_sensor_data)
-    sync = message_filters.ApproximateTimeSynchronizer([fast, slow], queue_size=20, slop=0.1, age_penalty=0.0)
-    pairs, received = [], []
+    # A queue of 2.3 s of fast frames: a delivery stall of the slow process on a loaded machine must not
+    # overflow it (held messages count against queue_size, as in the C++ policy; see bench/).
+    sync = message_filters.ApproximateTimeSynchronizer([fast, slow], queue_size=100, slop=0.1, age_penalty=0.0)
+    pairs, fast_frames, slow_frames = [], [], []
+    fast.registerCallback(fast_frames.append)
+    slow.registerCallback(slow_frames.append)
     sync.registerCallback(lambda a, b, tag: pairs.append((a, b, tag)), 'tag')
-    fast.registerCallback(received.append)
     for name, hop in (('audio_fast', 512), ('audio_slow', 1024)):
         node_process(
             'audio_source',
@@ -40,12 +48,13 @@ def test_approximate_synchronizer_pairs_each_slow_frame_with_the_nearest_fast_on
     finally:
         for subscriber in (fast, slow):
             ros_node.destroy_subscription(subscriber.sub)
-    fast_times = [seconds(frame) for frame in received]
-    for a, b, tag in pairs:
-        assert tag == 'tag'  # registerCallback's extra arguments follow the messages
-        # the nearest fast frame that arrived was chosen (sensor-data QoS may lose one under load)
-        assert abs(seconds(a) - seconds(b)) == pytest.approx(min(abs(t - seconds(b)) for t in fast_times), abs=1e-6)
-    assert [b.frame_index for _, b, _ in pairs] == sorted({b.frame_index for _, b, _ in pairs})
+    assert all(tag == 'tag' for _, _, tag in pairs)  # registerCallback's extra arguments follow the messages
+    # The pairs are the C++ policy's minimum-spread sets over the frames that arrived (sensor-data QoS may
+    # lose some on a loaded machine), as the brute-force oracle computes them offline.
+    streams = [[nanoseconds(frame) for frame in frames] for frames in (fast_frames, slow_frames)]
+    expected = oracle(streams, max_interval=round(0.1 * 1e9))
+    assert [(nanoseconds(a), nanoseconds(b)) for a, b, _ in pairs] == expected[: len(pairs)]
+    assert max(abs(seconds(a) - seconds(b)) for a, b, _ in pairs) < 512 / RATE  # within one fast hop
 
 
 def test_exact_synchronizer_needs_equal_stamps():
