@@ -1,0 +1,65 @@
+"""The robot controller's core, free of ROS: beats and partner in, safe joint commands out.
+
+Each control period: the oscillator advances to now, the dancer poses the robot at the command
+phase (the phase one actuation latency ahead), and the watchdog blends that pose with home and
+passes it through the limiter. A ROS node only has to call the `on_*` methods from its
+subscriptions and `step` from a timer at the control period.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from musmove.robot.limits import JointLimits, Limiter
+from musmove.robot.moves import Dancer, Move
+from musmove.robot.oscillator import Oscillator
+from musmove.robot.safety import Watchdog
+
+
+class DanceController:
+    """Oscillator, dancer and watchdog, stepped at a fixed control period `dt`."""
+
+    def __init__(
+        self,
+        limits: JointLimits,
+        home: ArrayLike,
+        moves: Mapping[str, Move],
+        move: str,
+        dt: float,
+        position: ArrayLike,
+        oscillator: Oscillator | None = None,
+        timeout: float = 0.5,
+        ramp: float = 1.0,
+        watch_partner: bool = False,
+    ) -> None:
+        """Start at rest at the measured `position`; the dance begins with `start` once beats arrive."""
+        self.dt = dt
+        self.oscillator = oscillator or Oscillator()
+        self.dancer = Dancer(limits, home, moves, move)
+        sources = ('beats', 'joint_states', 'partner') if watch_partner else ('beats', 'joint_states')
+        self.watchdog = Watchdog(Limiter(limits, dt, position), home, sources, timeout, ramp)
+        self.energy = 1.0
+
+    def on_beats(self, t: float, beats: ArrayLike, tempo: float | None, std: float, confidence: float) -> None:
+        """A beat prediction received at `t` (see `Oscillator.update`)."""
+        if self.oscillator.update(t, beats, tempo, std, confidence):
+            self.watchdog.feed('beats', t)
+
+    def on_partner(self, t: float, energy: float, holding: bool) -> None:
+        """The partner's movement energy in [0, 1] and whether they hold (gesture phase HOLD)."""
+        self.energy = energy
+        self.dancer.hold(holding)
+        if 'partner' in self.watchdog.fed:
+            self.watchdog.feed('partner', t)
+
+    def on_joint_state(self, t: float) -> None:
+        """A measured joint state arrived at `t`."""
+        self.watchdog.feed('joint_states', t)
+
+    def step(self, t: float) -> np.ndarray:
+        """The joint position command for time `t`."""
+        osc = self.oscillator
+        osc.advance(t)
+        target = self.dancer.target(osc.command_phase, osc.frequency, self.energy, self.dt)
+        return self.watchdog.step(target, t)
