@@ -11,7 +11,8 @@ setup:
 demo: setup
 	@$(ENV) musmove demo
 
-test: setup
+test:
+	@bash tools/bootstrap.sh --training
 	@$(ENV) python -m pytest test
 
 lint: setup

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from musmove.audio import load_audio
-from musmove.beat_tracking import BeatTracker, OnsetNormalizer
+from musmove.beat_tracking import BarTracker, BeatTracker, OnsetNormalizer
 from musmove.features import AudioFeatures
 
 RATE, HOP = 22050, 512
@@ -61,3 +61,22 @@ def test_prediction_spread_grows_with_the_horizon(activations):
     assert frames[0] > estimates[-1].frame + 1
     assert all(e.next_beat > e.frame + 1 for e in estimates), 'a prediction lies after the audio it came from'
     assert list(spreads) == sorted(spreads)
+
+
+@pytest.mark.parametrize('meter', [3, 4])
+def test_bar_tracker_finds_the_meter_and_the_downbeat(meter):
+    bars = BarTracker()
+    rng = np.random.default_rng(meter)
+    first_downbeat = 2  # the music starts on the third beat of a bar
+    positions = []
+    for beat in range(40):
+        on = (beat - first_downbeat) % meter == 0
+        positions.append(bars.observe(float(np.clip((0.7 if on else 0.15) + rng.normal(0, 0.1), 0, 1))))
+    assert positions[:7] == [0] * 7, 'no meter claimed before two bars of evidence'
+    assert positions[-10:] == [(b - first_downbeat) % meter + 1 for b in range(30, 40)]
+    assert bars.position(41) == (41 - first_downbeat) % meter + 1  # predicted beats get positions too
+
+
+def test_bar_tracker_claims_no_meter_without_downbeat_evidence():
+    bars = BarTracker()
+    assert {bars.observe(0.0) for _ in range(40)} == {0}

@@ -6,9 +6,18 @@
 #   3. build src/ with colcon.
 # Every step is skipped when its inputs have not changed, so a second run is a no-op.
 #
+# Usage: tools/bootstrap.sh [--training]   (--training: also the training extra, requirements/training.txt;
+#        once installed it stays part of the set-up)
 # Environment: MUSMOVE_PYTHON (interpreter, default python3),
 #              MUSMOVE_APT (auto: apt-get as root, 0: never install system packages).
 set -euo pipefail
+training=0
+for arg in "$@"; do
+  case $arg in
+    --training) training=1 ;;
+    *) echo "usage: tools/bootstrap.sh [--training]" >&2; exit 2 ;;
+  esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 VENV=$ROOT/.venv
@@ -71,6 +80,7 @@ fi
 
 requirements=("$ROOT/requirements/python.txt")
 [[ $mode == pip ]] && requirements+=("$ROOT/requirements/ros.txt")
+[[ $training == 1 || -f $VENV/musmove-training ]] && requirements+=("$ROOT/requirements/training.txt")
 want=$(cat "${BASH_SOURCE[0]}" "${requirements[@]}" | sha256sum | cut -d' ' -f1)
 if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
   say "installing Python packages (${requirements[*]##*/})"
@@ -80,6 +90,7 @@ if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
     # Keep the numpy that the system ROS 2 was built against.
     grep -v '^numpy==' "$ROOT/requirements/python.txt" >"$VENV/python-system-ros.txt"
     pip_args=(-r "$VENV/python-system-ros.txt")
+    [[ " ${requirements[*]} " == *training.txt* ]] && pip_args+=(-r "$ROOT/requirements/training.txt")
     command -v colcon >/dev/null 2>&1 || pip_args+=(colcon-common-extensions)
   fi
   if ! "$VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" >"$VENV/pip.log" 2>&1; then
@@ -96,6 +107,7 @@ if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
       -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$pyinc#g"
   fi
   echo "$want" >"$VENV/musmove-requirements"
+  [[ " ${requirements[*]} " == *training.txt* ]] && touch "$VENV/musmove-training"
 fi
 
 # --- Build ---------------------------------------------------------------------

@@ -181,6 +181,15 @@ def examples(root: Path | None = None, dataset: str = 'groove', split: str = 'tr
     return groove_examples(root, split) if dataset == 'groove' else asap_examples(root, split)
 
 
+def one_per_folder(items: list[Example]) -> list[Example]:
+    """The first performance of each ASAP score folder (other examples kept): a piece's many performances
+    would otherwise outweigh the rest."""
+    first: dict[str, Example] = {}
+    for example in items:
+        first.setdefault(example.folder or example.name, example)
+    return list(first.values())
+
+
 def render(example: Example, sample_rate: int = 22050) -> Path:
     """The example rendered to a wav with fluidsynth (cached in `musmove.data.cache_dir()`).
 

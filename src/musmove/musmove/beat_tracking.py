@@ -148,6 +148,40 @@ class BeatTracker:
         ]
 
 
+class BarTracker:
+    """Downbeats among the observed beats: the bar length and bar start the downbeat activation favours.
+
+    For each meter (beats per bar) it keeps a running mean of the downbeat activation at each slot (beat
+    count modulo the meter); the meter whose best slot stands out most from its others wins, if by
+    `min_contrast`, and that slot is the downbeat. Until then the position in the bar is unknown (0).
+    """
+
+    def __init__(self, meters: tuple[int, ...] = (3, 4), memory: int = 8, min_contrast: float = 0.15) -> None:
+        self.meters, self.rate, self.min_contrast = meters, 1.0 / memory, min_contrast
+        self.reset()
+
+    def reset(self) -> None:
+        self.slots = {meter: np.zeros(meter) for meter in self.meters}
+        self.count = 0
+
+    def observe(self, downbeat: float) -> int:
+        """Take the downbeat activation at the next observed beat; return that beat's position in the bar."""
+        for meter, slots in self.slots.items():
+            slots[self.count % meter] += self.rate * (downbeat - slots[self.count % meter])
+        self.count += 1
+        return self.position(self.count - 1)
+
+    def position(self, beat: int) -> int:
+        """1-based position in the bar of beat number `beat` (counted from 0), or 0 while the meter is unknown."""
+        if self.count < 2 * max(self.meters):
+            return 0
+        contrast = {m: s.max() - (s.sum() - s.max()) / (m - 1) for m, s in self.slots.items()}
+        meter = max(contrast, key=contrast.get)
+        if contrast[meter] < self.min_contrast:
+            return 0
+        return (beat - int(np.argmax(self.slots[meter]))) % meter + 1
+
+
 class OnsetNormalizer:
     """Onset strength to a beat activation in [0, 1]: divided by a slowly decaying running peak."""
 
@@ -158,3 +192,49 @@ class OnsetNormalizer:
     def __call__(self, onset: float) -> float:
         self.peak = max(onset, self.peak * self.decay, self.floor)
         return float(np.clip(onset / self.peak, 0.0, 1.0))
+
+
+def decode_offline(
+    activation: np.ndarray,
+    fps: float,
+    min_bpm: float = 55.0,
+    max_bpm: float = 215.0,
+    threshold: float = 0.5,
+    **options: float,
+) -> np.ndarray:
+    """Beat frames of the most likely state sequence given all the activations: the offline (non-causal) mode.
+
+    Viterbi decoding, in the log domain, of `BeatTracker`'s model (same states, transitions, observations and
+    tempo prior with a uniform phase; `options` go to `BeatTracker`) over the music: from the first to the last
+    frame whose activation reaches `threshold` (no beats in leading silence or a ringing tail). A beat is a frame
+    where the path is at position 0; a beat implied before the music's first frame is left out.
+    """
+    activation = np.asarray(activation, dtype=np.float64)
+    active = np.flatnonzero(activation >= threshold)
+    if not active.size:
+        return np.zeros(0, dtype=np.intp)
+    return active[0] + _viterbi(BeatTracker(fps, min_bpm, max_bpm, **options), activation[active[0] : active[-1] + 1])
+
+
+def _viterbi(model: BeatTracker, activation: np.ndarray) -> np.ndarray:
+    """Beat frames of the most likely path through `model`'s states given `activation`."""
+    a = np.clip(activation, 1e-6, 1 - 1e-6)
+    log_beat, log_other = np.log(a), np.log((1 - a) / (model.observation_lambda - 1))
+    log_transition = np.log(model.transition)
+    blocks = np.arange(len(model.periods))
+    score = np.log(model.prior / model.prior.sum()) + np.where(model.beat, log_beat[0], log_other[0])
+    pointers = np.zeros((len(a), len(blocks)), dtype=np.intp)  # best previous period into each beat state
+    for t in range(1, len(a)):
+        into = score[model.last, None] + log_transition  # (from period i, to period j)
+        pointers[t] = np.argmax(into, axis=0)
+        score = np.concatenate([[0.0], score[:-1]])  # position + 1 within each period block
+        score[model.first] = into[pointers[t], blocks]
+        score += np.where(model.beat, log_beat[t], log_other[t])
+    best = int(np.argmax(score))
+    block = int(np.searchsorted(model.first, best, side='right')) - 1
+    beats, frame = [], len(a) - 1 - (best - int(model.first[block]))
+    while frame >= 0:  # from beat to beat: the period before each beat is the one its pointer came from
+        beats.append(frame)
+        block = int(pointers[frame, block])
+        frame = frame - int(model.periods[block]) if frame > 0 else -1
+    return np.array(beats[::-1], dtype=np.intp)

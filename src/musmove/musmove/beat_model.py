@@ -1,0 +1,88 @@
+"""Frame-wise beat and downbeat activations, causally: a trained ONNX model, or the DSP fallback.
+
+Both take consecutive mono frames of `hop` samples at `sample_rate` and give, per frame, the
+activations (beat, downbeat) in [0, 1] for the time of that frame (see `musmove.features`).
+`OnsetActivation` is the spectral-flux onset strength over its running peak (no downbeats);
+`OnnxBeatModel` runs a model exported by `musmove.training` and checked against its card.
+"""
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from musmove.beat_tracking import OnsetNormalizer
+from musmove.features import AudioFeatures, StreamingSpectrogram
+from musmove.onnx_models import ModelError, StreamingModel
+
+
+class BeatActivation(Protocol):
+    """Causal beat activations, one frame of `hop` samples at a time."""
+
+    sample_rate: int
+    hop: int
+
+    def __call__(self, frame: np.ndarray) -> tuple[float, float]:
+        """(beat, downbeat) activation of the next frame (mono, `hop` samples)."""
+        ...
+
+    def reset(self) -> None:
+        """Forget the past (after a gap)."""
+        ...
+
+
+class OnsetActivation:
+    """The DSP fallback: normalised spectral-flux onset strength as the beat activation, downbeat 0."""
+
+    def __init__(self, sample_rate: int, hop: int) -> None:
+        self.sample_rate, self.hop = sample_rate, hop
+        self.reset()
+
+    def reset(self) -> None:
+        self.features, self.normalize = AudioFeatures(self.hop), OnsetNormalizer(self.sample_rate / self.hop)
+
+    def __call__(self, frame: np.ndarray) -> tuple[float, float]:
+        return self.normalize(self.features(frame)[1]), 0.0
+
+
+class OnnxBeatModel:
+    """A trained beat/downbeat model (`musmove train --task beat`) on its card's log-mel features."""
+
+    def __init__(self, model: str | Path, sample_rate: int, hop: int) -> None:
+        self.model = StreamingModel(model, task='beat')
+        card = self.model.card
+        spec = card['features']
+        if spec.get('kind') != 'log_mel' or 'beat' not in card['classes']:
+            raise ModelError(f'{model}: expected a log_mel beat model, the card says {spec.get("kind")!r}')
+        if (spec['sample_rate'], spec['hop']) != (sample_rate, hop):
+            raise ModelError(
+                f'{model}: trained on frames of {spec["hop"]} samples at {spec["sample_rate"]} Hz, '
+                f"but the audio has {hop} at {sample_rate} Hz; set the audio source to the model's format"
+            )
+        self.sample_rate, self.hop = sample_rate, hop
+        self.spectrogram = StreamingSpectrogram(
+            spec['n_fft'], hop, sample_rate, spec['n_mels'], spec['fmin'], spec['fmax']
+        )
+        self.beat = card['classes'].index('beat')
+        self.downbeat = card['classes'].index('downbeat') if 'downbeat' in card['classes'] else None
+
+    def reset(self) -> None:
+        self.spectrogram.reset()
+        self.model.reset()
+
+    def __call__(self, frame: np.ndarray) -> tuple[float, float]:
+        probabilities = self.model(self.spectrogram(frame)[1].astype(np.float32))
+        downbeat = 0.0 if self.downbeat is None else float(probabilities[self.downbeat])
+        return float(probabilities[self.beat]), downbeat
+
+
+def activations(model: BeatActivation, signal: np.ndarray) -> np.ndarray:
+    """(frames, 2) activations of every whole frame of a mono `signal`, computed causally frame by frame."""
+    model.reset()
+    hop = model.hop
+    return np.array([model(signal[i : i + hop]) for i in range(0, len(signal) - hop + 1, hop)]).reshape(-1, 2)
+
+
+def load(model: str | None, sample_rate: int, hop: int) -> BeatActivation:
+    """The ONNX model at `model` (checked against its card and the audio format), or the DSP fallback if empty."""
+    return OnnxBeatModel(model, sample_rate, hop) if model else OnsetActivation(sample_rate, hop)

@@ -1,0 +1,6 @@
+"""Training, export and cards of the musmove models.
+
+Needs the training extra (`pip install -r requirements/training.txt`: torch==2.13.0, CPU); nothing
+at run time imports this package: the nodes run the exported ONNX files with onnxruntime
+(`musmove.onnx_models`).
+"""

@@ -1,0 +1,136 @@
+"""Beat tracking evaluation: offline decoding, the scores, the prediction error and `musmove eval-beats`."""
+
+import csv
+import os
+import subprocess
+
+import mir_eval
+import numpy as np
+import pytest
+
+from musmove.audio import load_audio
+from musmove.beat_data import examples, metronome
+from musmove.beat_eval import (
+    METHODS,
+    RATE,
+    activation,
+    causal_beats,
+    error_summary,
+    offline_beats,
+    prediction_errors,
+    scores,
+)
+from musmove.beat_tracking import decode_offline
+from musmove.data import bundled
+
+DEMO_MIDI = 'groove_drummer3_rock_120.mid'
+
+
+@pytest.fixture(scope='module')
+def performance(groove_wav) -> tuple[np.ndarray, np.ndarray]:
+    """The bundled performance's click (beat times, s: 120 BPM up to its last note) and offline beats (s)."""
+    reference = metronome(bundled(DEMO_MIDI))[0]
+    return reference, offline_beats(activation(load_audio(groove_wav, RATE)[:, 0]))
+
+
+def click(fps: float, period: int, seconds: float) -> np.ndarray:
+    """A perfectly periodic activation: 1 every `period` frames from frame 0, 0 elsewhere."""
+    signal = np.zeros(round(fps * seconds))
+    signal[::period] = 1.0
+    return signal
+
+
+def test_offline_decoding_of_a_real_performance(performance):
+    reference, beats = performance
+    assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(beats)) > 0.9
+    assert beats[-1] < reference[-1] + 0.25, 'no beats in the ringing tail after the last note'
+
+
+def test_offline_decoding_finds_a_click_exactly():
+    signal = click(40.0, 20, 30)
+    assert np.array_equal(decode_offline(signal, 40.0), np.flatnonzero(signal))
+    assert decode_offline(np.zeros(400), 40.0).size == 0, 'no beats without music'
+
+
+def test_scores_agree_with_mir_eval(performance):
+    reference, beats = performance
+    shifted = beats + 0.05  # within the 70 ms window but off the beat: the scores differ from a perfect 1
+    for estimated in (beats, shifted, beats[::2]):
+        direct = mir_eval.beat.evaluate(reference, estimated)  # trims the first 5 s itself
+        ours = scores(reference, estimated)
+        assert ours['f_measure'] == pytest.approx(direct['F-measure'])
+        assert ours['cmlt'] == pytest.approx(direct['Correct Metric Level Total'])
+        assert ours['amlt'] == pytest.approx(direct['Any Metric Level Total'])
+        assert ours['p_score'] == pytest.approx(direct['P-score'])
+
+
+def test_prediction_error_follows_its_definition():
+    reference = np.array([4.5, 5.0, 5.5, 6.0, 6.5])  # beats before 5 s are not scored; half an interval: 0.25 s
+    made = np.array([4.85, 4.95, 5.2, 5.3, 5.6])
+    predicted = np.array([5.03, 5.001, 5.45, 5.8, 6.01])
+    # 5.0: made by 4.9 s -> 5.03. 5.5: 5.8 is too far, the one before -> 5.45. 6.0: the latest -> 6.01. 6.5: none.
+    errors = prediction_errors(reference, made, predicted, horizon=0.1)
+    np.testing.assert_allclose(errors, [30, -50, 10, np.nan])
+    assert error_summary(errors) == pytest.approx(
+        {'median_abs_error_ms': 30, 'mean_error_ms': -10 / 3, 'coverage': 0.75}
+    )
+    assert prediction_errors(reference, made, predicted, horizon=0.0)[0] == pytest.approx(1), 'made by 5.0 s'
+
+
+def test_a_periodic_click_is_predicted_exactly():
+    fps = 40.0  # 20 frames = 0.5 s: the beats fall on frames, so a settled tracker predicts them exactly
+    beats, made, predicted = causal_beats(click(fps, 20, 30), fps)
+    reference = np.arange(0, 30, 0.5)
+    np.testing.assert_allclose(beats, reference[: len(beats)])
+    summary = error_summary(prediction_errors(reference, made, predicted))
+    assert summary['coverage'] == 1 and summary['median_abs_error_ms'] < 1e-6 and abs(summary['mean_error_ms']) < 1e-6
+    assert np.all(predicted > made), 'a prediction lies after the audio it came from'
+
+
+def musmove(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ['musmove', 'eval-beats', *args], capture_output=True, text=True, timeout=120, env=env or os.environ
+    )
+
+
+def groove_test_split():
+    try:
+        return examples(dataset='groove', split='test')
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+
+
+def test_eval_beats_writes_the_report(tmp_path):
+    first = groove_test_split()[0]
+    result = musmove('--dataset', 'groove', '--limit', '1', '--out', str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    markdown = (tmp_path / 'beat_eval.md').read_text()
+    assert result.stdout.endswith(markdown)
+    rows = [line.split(' | ')[:3] for line in markdown.splitlines() if line.startswith('| groove')]
+    assert rows == [['| groove', method, '1'] for method in METHODS]
+    with (tmp_path / 'beat_eval.csv').open(newline='') as file:
+        table = list(csv.DictReader(file))
+    assert [(row['example'], row['method']) for row in table] == [(first.name, method) for method in METHODS]
+    for row in table:
+        assert 0 <= float(row['f_measure']) <= 1 and int(row['n_reference']) == len(first.beats)
+        assert (row['coverage'] != '') == (row['method'] == 'causal')
+    for name in ('beat_eval_f_measure.png', 'beat_eval_prediction_error.png'):
+        assert (tmp_path / name).read_bytes().startswith(b'\x89PNG')
+
+
+@pytest.mark.parametrize(
+    ('args', 'no_data', 'message'),
+    [
+        (['--model', '/no/such/model.onnx'], False, 'no beat model at /no/such/model.onnx'),
+        (['--dataset', 'nottingham'], False, 'unknown data set nottingham'),
+        (['--split', 'dev'], False, "unknown split 'dev'"),
+        ([], True, 'groove-midi/info.csv is missing'),
+    ],
+)
+def test_eval_beats_errors_are_one_line(tmp_path, args, no_data, message):
+    env = {**os.environ, 'MUSMOVE_DATA': str(tmp_path)} if no_data else None  # an empty shared data folder
+    result = musmove('--dataset', 'groove', *args, '--out', str(tmp_path / 'out'), env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith('musmove: error: ') and result.stderr.count('\n') == 1
+    assert message in result.stderr
+    assert not (tmp_path / 'out').exists()

@@ -1,0 +1,97 @@
+"""Training a beat model on real data really lowers its loss; the exported ONNX step graph matches torch."""
+
+import json
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip(
+    'torch', reason='the training extra is not installed: pip install -r requirements/training.txt'
+)
+
+from musmove.beat_model import OnnxBeatModel, activations  # noqa: E402
+from musmove.onnx_models import ModelError, StreamingModel  # noqa: E402
+from musmove.training import beats  # noqa: E402
+from musmove.training.architectures import ARCHITECTURES  # noqa: E402
+from musmove.training.export import export  # noqa: E402
+from musmove.training.fit import Settings, fit, seed_everything  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def tracks():
+    """Three real Groove MIDI training performances, rendered, with their metronome beats."""
+    return beats.tracks('train', ('groove',), limit=3)
+
+
+def test_targets_mark_beats_and_their_neighbours():
+    target = beats.targets(np.array([1.0]), 100)
+    frame = round(beats.fps())
+    assert target[frame] == 1.0 and target[frame - 1] == target[frame + 1] == 0.5
+    assert target.sum() == 2.0
+    stretched = beats.targets(np.array([1.0]), 100, stretch=2.0)  # frames twice as long: the beat at half the index
+    assert stretched[round(beats.fps() / 2)] == 1.0
+
+
+def test_chunks_follow_the_beats_through_augmentation(tracks):
+    rng = np.random.default_rng(0)
+    x, y = beats.batch(tracks, 16, 400, rng)
+    assert x.shape == (16, 400, 64) and y.shape == (16, 400, 2) and x.dtype == np.float32
+    assert np.all(x >= beats.SILENCE_DB)
+    beat_frames = y[:, :, 0] == 1
+    onset = np.diff(x.mean(axis=2), axis=1, prepend=x[:, :1].mean(axis=2))  # loudness rise per frame
+    assert onset[beat_frames].mean() > onset[~beat_frames].mean(), 'drum hits sit on the (stretched) beat targets'
+
+
+@pytest.mark.timeout(600)
+def test_a_short_training_lowers_the_loss_and_exports_in_parity(tracks, tmp_path):
+    seed_everything(0)
+    mean, std = beats.statistics(tracks)
+    model = ARCHITECTURES['crnn'](64, 2, mean, std, beats.SILENCE_DB)
+    rng = np.random.default_rng(0)
+    fixed = [tuple(map(torch.as_tensor, beats.batch(tracks, 8, 200, rng, augment=False))) for _ in range(2)]
+
+    def loss(logits, targets):
+        return torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+
+    def held_out(model):
+        return float(np.mean([loss(model(x), y).item() for x, y in fixed]))
+
+    model.eval()
+    with torch.no_grad():
+        before = held_out(model)
+    settings = Settings(epochs=3, steps_per_epoch=15, learning_rate=3e-3, max_minutes=5)
+    history = fit(
+        model, lambda: tuple(map(torch.as_tensor, beats.batch(tracks, 8, 200, rng))), held_out, loss, settings
+    )
+    assert min(history.validation_loss) < 0.8 * before
+
+    path = tmp_path / 'beat_crnn.onnx'
+    card = export(
+        model,
+        path,
+        {
+            'name': 'test',
+            'task': 'beat',
+            'classes': list(beats.CLASSES),
+            'features': {'kind': 'log_mel', **beats.LOG_MEL},
+        },
+        tracks[0].features[:500],
+        'sigmoid',
+    )
+    assert card['parity']['max_abs_difference'] < 1e-4
+    assert json.loads(path.with_suffix('.json').read_text()) == json.loads(json.dumps(card))
+
+    # The exported model on audio, frame by frame, equals torch on the offline features of the same audio.
+    audio = np.random.default_rng(1).standard_normal(22050).astype(np.float32) * 0.1
+    streamed = activations(OnnxBeatModel(path, 22050, 512), audio)
+    from musmove.features import offline_log_mel
+
+    _, log_mel = offline_log_mel(audio, **beats.LOG_MEL)
+    with torch.no_grad():
+        expected = torch.sigmoid(model(torch.as_tensor(log_mel[None], dtype=torch.float32)))[0].numpy()
+    np.testing.assert_allclose(streamed, expected, atol=1e-4)
+
+    card['inputs']['features']['shape'][1] += 1  # a card that does not describe its graph
+    path.with_suffix('.json').write_text(json.dumps(card))
+    with pytest.raises(ModelError, match='shape'):
+        StreamingModel(path)
