@@ -10,7 +10,7 @@ sample_rate; its latency is the Beat's arrival minus that frame's arrival here: 
 one DDS hop, since the frame reaches the tracker and the listener in parallel. The DDS source and
 reception timestamps of the same messages split it: publish to publish, DDS delivery, and the
 listener's dispatch (reception to callback).
-Baseline in this process: `causal` from bench/beat_tracking.py, the same features and tracker step per
+Baseline in this process: `causal` from bench/beat_tracking.py, the same activation (model) and tracker step per
 frame without ROS; the difference is transport, (de)serialisation and executor overhead.
 """
 
@@ -35,7 +35,6 @@ from beat_tracking import HOP, RATE, causal
 from builtin_interfaces.msg import Time
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.parameter_client import AsyncParameterClient
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.subscription import MessageInfo
 
@@ -109,20 +108,7 @@ def spin_until(
     return done()
 
 
-def model_declared(node: Node, executor: SingleThreadedExecutor) -> bool | None:
-    """Whether beat_tracker declares `model` (None: its parameter services did not answer)."""
-    client = AsyncParameterClient(node, 'beat_tracker')
-    if not client.wait_for_services(10.0):
-        return None
-    future = client.get_parameters(['model'])
-    executor.spin_until_future_complete(future, timeout_sec=10.0)
-    if not future.done():
-        return None
-    values = future.result().values  # empty or PARAMETER_NOT_SET (0) when undeclared
-    return bool(values) and values[0].type != 0
-
-
-def measure(seconds: float, model: Path | None, log_dir: Path) -> tuple[Listener, bool | None]:
+def measure(seconds: float, model: str, log_dir: Path) -> Listener:
     """Run source, tracker and listener; the listener after `seconds` s of frames."""
     wav = render_midi(bundled(MIDI), RATE)
     node = Listener()
@@ -130,21 +116,18 @@ def measure(seconds: float, model: Path | None, log_dir: Path) -> tuple[Listener
     executor.add_node(node)
     source_args = ['-p', f'file:={wav}', '-p', 'realtime:=true', '-p', 'loop:=true', '-p', 'wait_for_subscribers:=2']
     source_args += ['-p', f'sample_rate:={RATE}', '-p', f'hop_size:={HOP}']
-    tracker_args = ['-p', f'model:={model.resolve()}'] if model else []
+    tracker_args = ['-p', f'model:={Path(model).resolve() if Path(model).exists() else model}']
     children = [Child('beat_tracker', tracker_args, log_dir), Child('audio_source', source_args, log_dir)]
-    declared = None
     try:
         if not spin_until(executor, lambda: node.frames, 60.0, children):
             raise RuntimeError('no audio frame within 60 s')
-        if model:
-            declared = model_declared(node, executor)
         spin_until(executor, lambda: False, seconds, children)
     finally:
         for child in children:
             child.stop()
         executor.shutdown()
         node.destroy_node()
-    return node, declared
+    return node
 
 
 def row(label: str, values_ns: list[int], hop_ms: float) -> None:
@@ -160,12 +143,14 @@ def row(label: str, values_ns: list[int], hop_ms: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seconds', type=float, default=30.0, help='seconds of audio to measure (default 30)')
-    parser.add_argument('--model', type=Path, help="ONNX beat model, passed as beat_tracker's `model` parameter")
+    parser.add_argument(
+        '--model', default='beat_crnn.onnx', help="beat_tracker's `model` (default: the shipped CRNN; '': DSP)"
+    )
     args = parser.parse_args()
     rclpy.init(args=[])
     try:
         with tempfile.TemporaryDirectory(prefix='beat_latency-') as log_dir:
-            listener, declared = measure(args.seconds, args.model, Path(log_dir))
+            listener = measure(args.seconds, args.model, Path(log_dir))
     except (KeyboardInterrupt, ExternalShutdownException):
         sys.exit(130)
     except RuntimeError as error:
@@ -189,13 +174,11 @@ def main() -> None:
     beats = latency[Beat.OBSERVED] + latency[Beat.PREDICTED]
 
     audio = load_audio(render_midi(bundled(MIDI), RATE), RATE)[:, 0]
-    in_process = [round(seconds * NS) for seconds in causal(audio)]
+    in_process = [round(seconds * NS) for seconds in causal(audio, args.model)[1]]
 
     print(f'beat_tracker over DDS (domain {os.environ["ROS_DOMAIN_ID"]}, localhost), {args.seconds:g} s of {MIDI}')
     print(f'  hop {listener.hop} samples at {listener.rate} Hz = {hop_ms:.1f} ms; load average {load:.1f}', end='')
-    print(f' on {os.cpu_count()} CPUs' + (f'; model {args.model}' if args.model else ''))
-    if args.model and not declared:
-        print('  NOTE: beat_tracker does not declare `model`' if declared is False else '  NOTE: `model` unverified')
+    print(f' on {os.cpu_count()} CPUs; model {args.model or "none (DSP fallback)"}')
     print(f'  frames seen {len(frames)}, beats {len(listener.beats)} ({unseen} of frames not seen here: skipped)')
     print(f'  {"ms":<40} {"n":>5} {"median":>8} {"p99":>8} {"med/hop":>9} {"p99/hop":>8}')
     row('Beat arrival - frame arrival', beats, hop_ms)
@@ -204,12 +187,10 @@ def main() -> None:
     row('  Beat publish - frame publish', publish, hop_ms)
     row('  DDS delivery, received - published', delivery, hop_ms)
     row('  listener dispatch, callback - received', dispatch, hop_ms)
-    row('in process: features + tracker step', in_process, hop_ms)
+    row('in process: activation + tracker step', in_process, hop_ms)
     if beats:
         overhead = (np.median(beats) - np.median(in_process)) / MS
         print(f'  transport + executor overhead (median minus median): {overhead:.2f} ms, {overhead / hop_ms:.1%}')
-    if declared:
-        print('  the in-process baseline is the DSP fallback: the overhead above includes the model')
 
 
 if __name__ == '__main__':

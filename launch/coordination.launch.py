@@ -5,7 +5,7 @@
 Nodes take their parameters from config/coordination.yaml; launch arguments override them.
 Topics (relative, so a namespace moves them all): audio (musmove_msgs/AudioFrame), imu
 (sensor_msgs/Imu), mocap (geometry_msgs/PoseArray), sync_frame (musmove_msgs/SyncFrame),
-diagnostics (diagnostic_msgs/DiagnosticArray). A live IMU or mocap driver replaces a file
+beats (musmove_msgs/Beat), diagnostics (diagnostic_msgs/DiagnosticArray). A live IMU or mocap driver replaces a file
 source: leave imu_file or mocap_file empty and remap the driver's topic to imu or mocap.
 """
 
@@ -76,11 +76,17 @@ def generate_launch_description() -> LaunchDescription:
                 description='Common clock time [s] of the first sample of every file; 0: each starts at once.',
             ),
             DeclareLaunchArgument(
+                'beat_model',
+                default_value='beat_crnn.onnx',
+                description='ONNX beat model for beat_tracker (path or name in share/musmove/models); empty: DSP.',
+            ),
+            DeclareLaunchArgument(
                 'use_sim_time', default_value='false', description='Follow /clock (for replayed bags).'
             ),
             musmove_node('audio_source', {**replay, 'file': typed('audio_file', str)}),
             musmove_node('imu_source', {**replay, 'file': typed('imu_file', str)}, condition=given('imu_file')),
             musmove_node('mocap_source', {**replay, 'file': typed('mocap_file', str)}, condition=given('mocap_file')),
             musmove_node('synchronizer', common),
+            musmove_node('beat_tracker', {**common, 'model': typed('beat_model', str)}),
         ]
     )

@@ -30,7 +30,7 @@ DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 def performance(groove_wav) -> tuple[np.ndarray, np.ndarray]:
     """The bundled performance's click (beat times, s: 120 BPM up to its last note) and offline beats (s)."""
     reference = metronome(bundled(DEMO_MIDI))[0]
-    return reference, offline_beats(activation(load_audio(groove_wav, RATE)[:, 0]))
+    return reference, offline_beats(activation(load_audio(groove_wav, RATE)[:, 0])[:, 0])
 
 
 def click(fps: float, period: int, seconds: float) -> np.ndarray:
@@ -79,12 +79,14 @@ def test_prediction_error_follows_its_definition():
 
 def test_a_periodic_click_is_predicted_exactly():
     fps = 40.0  # 20 frames = 0.5 s: the beats fall on frames, so a settled tracker predicts them exactly
-    beats, made, predicted = causal_beats(click(fps, 20, 30), fps)
+    activations = np.stack([click(fps, 20, 30), click(fps, 80, 30)], axis=1)  # downbeats: every 4th beat
+    beats, downbeats, made, predicted = causal_beats(activations, fps)
     reference = np.arange(0, 30, 0.5)
-    np.testing.assert_allclose(beats, reference[: len(beats)])
+    np.testing.assert_allclose(beats, reference[: len(beats)], atol=1e-6)
     summary = error_summary(prediction_errors(reference, made, predicted))
     assert summary['coverage'] == 1 and summary['median_abs_error_ms'] < 1e-6 and abs(summary['mean_error_ms']) < 1e-6
     assert np.all(predicted > made), 'a prediction lies after the audio it came from'
+    assert len(downbeats) > 5 and set(np.round(downbeats / 2, 6) % 1) == {0.0}, 'every 2 s, from 0'
 
 
 def musmove(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -35,8 +35,10 @@ def test_beats_are_observed_and_predicted_live(ros_node, node_process, groove_wa
     reference = np.arange(0.0, times[-1] + 0.25, 0.5)  # the 120 BPM click of the recording, from its start
     assert mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(times)) > 0.7
     assert [b.index for b in observed] == list(range(len(observed)))
-    for beat in observed:  # reported once the look-ahead after it was heard
-        assert seconds(beat.estimated_at) - seconds(beat.header.stamp) >= 4 * 512 / 22050 - 1e-6
+    for beat in observed:  # reported once the look-ahead (4 frames) after it was heard; its time refined by <= 1
+        assert (
+            seconds(beat.estimated_at) - seconds(beat.header.stamp) >= 3 * 512 / 22050 - 1e-6
+        )  # 4 frames, refined <= 1
 
     ahead = [b for b in predicted if seconds(b.header.stamp) > seconds(b.estimated_at)]
     assert len(ahead) == len(predicted), 'a predicted beat lies in the future of the audio it came from'
@@ -50,3 +52,9 @@ def test_beats_are_observed_and_predicted_live(ros_node, node_process, groove_wa
     # off, but settles on the 120 BPM click within the first seconds.
     tempi = np.array([b.tempo for b in late if seconds(b.estimated_at) - start > 9.0])
     assert np.mean((tempi > 110) & (tempi < 130)) > 0.9, np.unique(np.round(tempi))
+
+
+def test_a_missing_model_stops_the_node_with_the_reason(node_process, tmp_path):
+    tracker = node_process('beat_tracker', '-p', f'model:={tmp_path / "beat_missing.onnx"}')
+    assert tracker.popen.wait(timeout=30) == 2
+    assert 'model card not found' in tracker.stderr and str(tmp_path) in tracker.stderr

@@ -29,7 +29,7 @@ def test_run_starts_the_node(tmp_path):
 
 
 def test_demo_runs_the_graph_and_reports_the_synchronized_streams():
-    """The README's main command, shortened: real recordings through four node processes."""
+    """The README's main command, shortened: real recordings through five node processes."""
     result = subprocess.run(['musmove', 'demo', '--duration', '10'], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     summary = [line.split() for line in result.stdout.splitlines() if line.startswith('  ')]
@@ -41,3 +41,5 @@ def test_demo_runs_the_graph_and_reports_the_synchronized_streams():
         assert float(states['OK'].rstrip('%,')) > 80, (stream, states)
     offset = float(result.stdout.split('offset vs mocap')[1].split()[0])
     assert abs(offset) < 1000 * 512 / 22050  # the virtual IMU and the skeleton come from one recording
+    beats = result.stdout.split('F-measure')[1].split(',')[0]
+    assert float(beats) > 0.8, result.stdout  # the tracker's live beats against the click the drummer heard

@@ -27,7 +27,7 @@ from scipy.signal import resample_poly
 from musmove import beat_model
 from musmove.audio import load_audio
 from musmove.beat_data import DATASETS, SPLITS, Example, examples, one_per_folder, render
-from musmove.beat_tracking import BeatTracker, decode_offline
+from musmove.beat_tracking import BarTracker, BeatTracker, decode_offline
 from musmove.progress import Progress
 
 RATE, HOP = 22050, 512
@@ -35,7 +35,7 @@ FPS = RATE / HOP
 ESSENTIA_RATE = 44100
 METHODS = ('causal', 'offline', 'librosa', 'essentia')
 SCORES = ('f_measure', 'cmlt', 'amlt', 'p_score')
-ERRORS = ('median_abs_error_ms', 'mean_error_ms', 'coverage')
+ERRORS = ('downbeat_f_measure', 'median_abs_error_ms', 'mean_error_ms', 'coverage')
 HORIZON = 0.1  # s: a robot's command latency
 SKIP = 5.0  # s: beats before this are not scored (mir_eval.beat.trim_beats)
 
@@ -104,23 +104,26 @@ def error_summary(errors: np.ndarray) -> dict[str, float]:
 
 
 def activation(audio: np.ndarray, model: str | None = None) -> np.ndarray:
-    """Beat activation per frame (HOP samples at RATE) of mono `audio`, computed causally by `model`."""
-    return beat_model.activations(beat_model.load(model, RATE, HOP), audio)[:, 0]
+    """Beat and downbeat activations (frames, 2) per frame (HOP samples at RATE) of mono `audio`, causally."""
+    return beat_model.activations(beat_model.load(model, RATE, HOP), audio)
 
 
-def causal_beats(beat_activation: np.ndarray, fps: float = FPS) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The streaming tracker's observed beats (s), and its predictions: times made and next beats predicted (s).
+def causal_beats(activations: np.ndarray, fps: float = FPS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The streaming tracker's observed beats and downbeats (s), and its predictions: times made and next beats
+    predicted (s). Downbeats: the observed beats `BarTracker` puts first in a bar (none without downbeat activation).
 
     The estimate after frame t is made once that frame's audio is in, at (t + 1) / fps. Only predictions the
     beat_tracker node would publish count: those with at least the tracker's `min_confidence`.
     """
-    tracker = BeatTracker(fps)
-    estimates = [tracker.step(value) for value in beat_activation]
+    tracker, bars = BeatTracker(fps), BarTracker()
+    estimates = [tracker.step(value) for value in activations[:, 0]]
     beats = np.array([e.observed for e in estimates if e.observed is not None], dtype=np.float64)
+    at_beats = [activations[max(round(b) - 1, 0) : round(b) + 2, 1].max(initial=0.0) for b in beats]
+    downbeats = beats[np.array([bars.observe(a) == 1 for a in at_beats], dtype=bool)]
     confident = [e for e in estimates if e.confidence >= tracker.min_confidence]
     made = np.array([e.frame + 1 for e in confident], dtype=np.float64)
     predicted = np.array([e.next_beat for e in confident], dtype=np.float64)
-    return beats / fps, made / fps, predicted / fps
+    return beats / fps, downbeats / fps, made / fps, predicted / fps
 
 
 def offline_beats(beat_activation: np.ndarray, fps: float = FPS) -> np.ndarray:
@@ -165,8 +168,8 @@ def evaluate_example(example: Example, model: str | None = None) -> list[Result]
     """Every method in METHODS on one example's rendered audio."""
     audio = load_audio(render(example, RATE), RATE)[:, 0]
     beat_activation, shared = _timed(activation, audio, model)
-    (causal, made, predicted), causal_time = _timed(causal_beats, beat_activation)
-    offline, offline_time = _timed(offline_beats, beat_activation)
+    (causal, downbeats, made, predicted), causal_time = _timed(causal_beats, beat_activation)
+    offline, offline_time = _timed(offline_beats, beat_activation[:, 0])
     runs = {
         'causal': (causal, shared + causal_time),
         'offline': (offline, shared + offline_time),
@@ -174,6 +177,9 @@ def evaluate_example(example: Example, model: str | None = None) -> list[Result]
         'essentia': _timed(essentia_beats, audio),
     }
     errors = prediction_errors(example.beats, made, predicted)
+    has_downbeats = len(example.downbeats) > 0 and beat_activation[:, 1].any()
+    trim = mir_eval.beat.trim_beats
+    downbeat_f = mir_eval.beat.f_measure(trim(example.downbeats), trim(downbeats)) if has_downbeats else np.nan
     return [
         Result(
             dataset=example.dataset,
@@ -183,7 +189,8 @@ def evaluate_example(example: Example, model: str | None = None) -> list[Result]
             seconds=seconds,
             n_reference=len(example.beats),
             n_estimated=len(beats),
-            scores=scores(example.beats, beats) | (error_summary(errors) if method == 'causal' else {}),
+            scores=scores(example.beats, beats)
+            | ({'downbeat_f_measure': float(downbeat_f), **error_summary(errors)} if method == 'causal' else {}),
             errors=errors if method == 'causal' else np.zeros(0),
         )
         for method, (beats, seconds) in runs.items()
@@ -242,8 +249,8 @@ def table(results: list[Result]) -> list[str]:
     """Markdown table rows: per data set and method, mean scores over files (%) and pooled prediction errors."""
     lines = [
         '| data set | method | n | F-measure | CMLt | AMLt | P-score | pred. median \\|err\\| (ms) '
-        '| pred. mean err (ms) | predicted (%) |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+        '| pred. mean err (ms) | predicted (%) | downbeat F |',
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ]
     for dataset in dict.fromkeys(r.dataset for r in results):
         for method in METHODS:
@@ -255,8 +262,10 @@ def table(results: list[Result]) -> list[str]:
             if method == 'causal':
                 cells += [_number(errors['median_abs_error_ms']), _number(errors['mean_error_ms'])]
                 cells += [_number(100 * errors['coverage'])]
+                downbeat = [r.scores['downbeat_f_measure'] for r in rows]
+                cells += ['-' if np.isnan(downbeat).all() else _percent(np.nan_to_num(downbeat))]
             else:
-                cells += ['-'] * 3
+                cells += ['-'] * 4
             lines.append(f'| {dataset} | {method} | {len(rows)} | {" | ".join(cells)} |')
     return lines
 
@@ -276,7 +285,8 @@ def markdown(results: list[Result], model: str | None = None, split: str = 'test
         '`beat.beat_track`; essentia: `RhythmExtractor2013` (multifeature). Prediction error, causal only, pooled '
         f'over the beats after 5 s: the latest next-beat prediction made at least {1000 * HORIZON:.0f} ms before '
         'a beat and within half an inter-beat interval of it (`musmove.beat_eval.prediction_errors`); '
-        'predicted: the share of beats that had one.',
+        'predicted: the share of beats that had one. Downbeat F: mir_eval F-measure of the causal downbeats '
+        "(`BarTracker` on the model's downbeat activation; none from the DSP fallback).",
         '',
     ]
     return '\n'.join([*header, *table(results)]) + '\n'

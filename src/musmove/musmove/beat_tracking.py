@@ -7,7 +7,8 @@ strength) is observed with likelihood a in the beat states (position 0) and (1 -
 elsewhere (L: `observation_lambda`), as in the bar-pointer models of Whiteley et al. (2006) and
 Krebs et al. (2015). The filtered posterior gives, at every frame and from the past only, the
 tempo, the phase, the time to the next beat and its spread; beats are reported once `lookahead`
-frames of evidence after them are in, and never while the music is silent.
+frames of evidence after them are in, and never while the music is silent. A reported beat's time is
+refined below a frame by the peak of the activation about it (a parabola through three frames).
 """
 
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class BeatTracker:
         self.belief = self.prior / self.prior.sum()
         self.frame = -1
         self.last_observed = -np.inf
+        self.recent = np.zeros(self.lookahead + 3)  # the latest activations, newest last
         self.observed: list[float] = []
         self.salience_fast = self.salience_slow = 0.0
 
@@ -76,6 +78,8 @@ class BeatTracker:
         moved[1:] = self.belief[:-1]  # position + 1 within each period block
         moved[self.first] = self.belief[self.last] @ self.transition  # a beat ends: maybe a new period
         a = float(np.clip(activation, 1e-6, 1 - 1e-6))
+        self.recent[:-1] = self.recent[1:]
+        self.recent[-1] = a
         likelihood = np.where(self.beat, a, (1 - a) / (self.observation_lambda - 1))
         belief = moved * likelihood
         self.belief = belief / belief.sum()
@@ -105,7 +109,7 @@ class BeatTracker:
             and confidence >= self.min_confidence
             and position < period - 1  # not about to wrap: the MAP has settled on this beat
         ):
-            observed = self.last_observed = float(beat_frame)
+            observed = self.last_observed = beat_frame + self._peak_offset(int(position))
             self.observed = [*self.observed[-(self.FIT_BEATS - 1) :], observed]
         next_beat, period = self.frame + mean, float(weights @ self.period)
         if fit := self._fit(period):  # the recent beats pin the phase and tempo finer than a frame
@@ -124,6 +128,18 @@ class BeatTracker:
             confidence=confidence,
             observed=observed,
         )
+
+    def _peak_offset(self, position: int) -> float:
+        """Where the activation peaks about the beat `position` frames ago, in frames from it ([-1, 1])."""
+        beat = len(self.recent) - 1 - position  # its index in `recent`
+        if not 2 <= beat <= len(self.recent) - 3:
+            return 0.0
+        around = self.recent[beat - 2 : beat + 3]  # the beat's frame and two either side
+        top = 1 + int(np.argmax(around[1:4]))  # the highest of beat - 1, beat, beat + 1
+        left, centre, right = around[top - 1 : top + 2]
+        curvature = left - 2 * centre + right
+        shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
+        return float(np.clip(top - 2 + shift, -1.0, 1.0))
 
     def _fit(self, period: float) -> tuple[float, float, float] | None:
         """(first beat, period, rms residual) of a line through the recent beats, if they agree with `period`."""
@@ -152,11 +168,12 @@ class BarTracker:
     """Downbeats among the observed beats: the bar length and bar start the downbeat activation favours.
 
     For each meter (beats per bar) it keeps a running mean of the downbeat activation at each slot (beat
-    count modulo the meter); the meter whose best slot stands out most from its others wins, if by
-    `min_contrast`, and that slot is the downbeat. Until then the position in the bar is unknown (0).
+    count modulo the meter); the meter whose best slot stands out most from its others wins, if its contrast
+    (best - mean of the others) / best reaches `min_contrast`, and that slot is the downbeat. Until then the
+    position in the bar is unknown (0).
     """
 
-    def __init__(self, meters: tuple[int, ...] = (3, 4), memory: int = 8, min_contrast: float = 0.15) -> None:
+    def __init__(self, meters: tuple[int, ...] = (3, 4), memory: int = 8, min_contrast: float = 0.4) -> None:
         self.meters, self.rate, self.min_contrast = meters, 1.0 / memory, min_contrast
         self.reset()
 
@@ -175,7 +192,9 @@ class BarTracker:
         """1-based position in the bar of beat number `beat` (counted from 0), or 0 while the meter is unknown."""
         if self.count < 2 * max(self.meters):
             return 0
-        contrast = {m: s.max() - (s.sum() - s.max()) / (m - 1) for m, s in self.slots.items()}
+        contrast = {
+            m: 1 - (s.sum() - s.max()) / (m - 1) / s.max() if s.max() > 1e-3 else 0.0 for m, s in self.slots.items()
+        }
         meter = max(contrast, key=contrast.get)
         if contrast[meter] < self.min_contrast:
             return 0

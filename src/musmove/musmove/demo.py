@@ -3,9 +3,10 @@
 Until the rest of the pipeline lands, the demo runs what exists: the bundled Groove MIDI drum
 performance rendered with fluidsynth (audio_source), a UCI gesture-phase Kinect recording
 (mocap_source) and the virtual IMU of its right wrist at 200 Hz (imu_source), all started on one
-clock, into the synchronizer, each node its own process with Fast DDS in between. It reports
-what the synchronizer published: frames, how each stream was resampled, the added delay and the
-estimated offset between IMU and motion capture. The two recordings were not made together: the
+clock, into the synchronizer and the beat_tracker (the trained ONNX model), each node its own
+process with Fast DDS in between. It reports what the synchronizer published (frames, how each
+stream was resampled, the added delay, the estimated offset between IMU and motion capture) and
+the beats, scored against the metronome the drummer played to. The two recordings were not made together: the
 demo shows the plumbing on one clock, not a real audio-movement pairing.
 """
 
@@ -14,16 +15,18 @@ import subprocess
 import time
 from collections import Counter
 
+import mir_eval
 import numpy as np
 import rclpy
 import soundfile
 from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.node import Node
 
+from musmove.beat_data import metronome
 from musmove.cli import node_executable
 from musmove.data import bundled, render_midi, shared_data
 from musmove.progress import Progress
-from musmove_msgs.msg import StreamStatus, SyncFrame
+from musmove_msgs.msg import Beat, StreamStatus, SyncFrame
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 DEMO_MOCAP = 'uci-gesture-phase/raw/c3_raw.csv'
@@ -42,7 +45,9 @@ class Listener(Node):
         self.frames: list[SyncFrame] = []
         self.delays: list[float] = []
         self.diagnostics: DiagnosticArray | None = None
+        self.beats: list[Beat] = []
         self.create_subscription(SyncFrame, 'sync_frame', self.on_frame, 100)
+        self.create_subscription(Beat, 'beats', self.beats.append, 100)
         self.create_subscription(DiagnosticArray, 'diagnostics', self.on_diagnostics, 10)
 
     def on_frame(self, frame: SyncFrame) -> None:
@@ -70,6 +75,7 @@ def run_demo(duration: float | None = None) -> int:
     common = (f'start_time:={begin}',)
     processes = {
         'synchronizer': start('synchronizer', 'offset_reference:=mocap', 'offset_period:=4.0', UCI_SPEED_LIMIT),
+        'beat_tracker': start('beat_tracker'),
         'mocap_source': start('mocap_source', f'file:={mocap}', *common),
         'imu_source': start('imu_source', f'file:={mocap}', 'rate:=200.0', *common),
         'audio_source': start('audio_source', f'file:={wav}', f'hop_size:={HOP_SIZE}', *common),
@@ -93,6 +99,7 @@ def run_demo(duration: float | None = None) -> int:
             statuses = {name: process.wait(timeout=15) for name, process in processes.items()}
         progress.close()
         report(listener)
+        report_beats(listener.beats, begin, metronome(midi)[:2])
     failed = {name: status for name, status in statuses.items() if status}
     if failed:
         print(f'musmove demo: nodes failed: {failed}')
@@ -124,3 +131,33 @@ def report(listener: Listener) -> None:
                     f'  {status.hardware_id} offset vs mocap   {values["estimated_offset_ms_vs_mocap"]} ms '
                     f'(correlation {values["offset_correlation"]}; the virtual IMU has none)'
                 )
+
+
+def _seconds(stamp) -> float:
+    return stamp.sec + stamp.nanosec / 1e9
+
+
+def report_beats(beats: list[Beat], begin: float, reference: tuple[np.ndarray, np.ndarray]) -> None:
+    """Score the live beats against the metronome (`reference`: beat and downbeat times from `begin`)."""
+    observed = [b for b in beats if b.kind == Beat.OBSERVED]
+    if not observed:
+        print('  beats                  none arrived')
+        return
+    times = np.array([_seconds(b.header.stamp) for b in observed]) - begin
+    clicks, downbeats = (events[events <= times[-1] + 0.25] for events in reference)  # those heard so far
+    trim = mir_eval.beat.trim_beats
+    f_measure = mir_eval.beat.f_measure(trim(clicks), trim(times))
+    bars = np.array([_seconds(b.header.stamp) for b in observed if b.downbeat]) - begin
+    downbeat_f = mir_eval.beat.f_measure(trim(downbeats), trim(bars)) if len(downbeats) else float('nan')
+    by_index = {b.index: _seconds(b.header.stamp) for b in observed}
+    errors = [
+        _seconds(b.header.stamp) - by_index[b.index]
+        for b in beats
+        if b.kind == Beat.PREDICTED and b.index in by_index and _seconds(b.estimated_at) - begin > 5.0
+    ]
+    print(
+        f'  beats                  {len(observed)} observed, tempo {observed[-1].tempo:.1f} BPM; '
+        f'F-measure {f_measure:.3f}, downbeats {downbeat_f:.3f} (vs the metronome, after 5 s)'
+    )
+    if errors:
+        print(f'  predicted beats        median |error| {1000 * np.median(np.abs(errors)):.1f} ms vs where observed')

@@ -6,17 +6,21 @@ Topics:
         and the next `predicted_beats` beats (PREDICTED, stamped in the future) after every
         observed beat and every `prediction_period` seconds.
 
-The beat activation is the spectral-flux onset strength normalised by its running peak (the DSP
-fallback; trained ONNX models come with the beat-model work). The tracker is
-`musmove.beat_tracking.BeatTracker`.
+The beat and downbeat activations come from the ONNX model `model` (`musmove.beat_model`), or, with
+`model` empty or when the audio is not in the model's format, from the spectral-flux DSP fallback
+(no downbeats). The tracker is `musmove.beat_tracking.BeatTracker`; downbeats come from
+`BarTracker` on the downbeat activation at each observed beat.
 """
+
+from collections import deque
 
 import numpy as np
 from rclpy.qos import qos_profile_sensor_data
 
-from musmove.beat_tracking import BeatTracker, Estimate, OnsetNormalizer
-from musmove.features import AudioFeatures
-from musmove.nodes import MusmoveNode, spin
+from musmove import beat_model
+from musmove.beat_tracking import BarTracker, BeatTracker, Estimate
+from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove.onnx_models import ModelError, load_card
 from musmove_msgs.msg import AudioFrame, Beat
 
 NS = 10**9
@@ -34,6 +38,14 @@ class BeatTrackerNode(MusmoveNode):
         self.min_bpm = p('min_bpm', 55.0, 'Slowest tempo tracked [BPM].')
         self.max_bpm = p('max_bpm', 215.0, 'Fastest tempo tracked [BPM].')
         self.min_confidence = p('min_confidence', 0.3, 'Beats are reported only above this confidence.')
+        self.model = p(
+            'model', 'beat_crnn.onnx', 'ONNX beat model (path, or a name in share/musmove/models); empty: DSP.'
+        )
+        try:
+            if self.model:
+                load_card(self.model, 'beat')  # a missing or corrupt model stops the node here, with the reason
+        except ModelError as error:
+            raise ConfigurationError(f'model: {error}') from error
         self.publisher = self.create_publisher(Beat, 'beats', 20)
         self.create_subscription(AudioFrame, 'audio', self.on_audio, qos_profile_sensor_data)
         self.tracker: BeatTracker | None = None
@@ -47,7 +59,13 @@ class BeatTrackerNode(MusmoveNode):
         self.tracker = BeatTracker(
             fps, self.min_bpm, self.max_bpm, lookahead=self.lookahead, min_confidence=self.min_confidence
         )
-        self.features, self.normalize = AudioFeatures(hop), OnsetNormalizer(fps)
+        try:
+            self.activation = beat_model.load(self.model, self.rate, hop)
+        except ModelError as error:
+            self.get_logger().error(f'{error}; using the DSP onset fallback instead')
+            self.activation = beat_model.load('', self.rate, hop)
+        self.bars = BarTracker()
+        self.downbeats: deque[float] = deque(maxlen=self.lookahead + 2)  # recent frames' downbeat activations
 
     def on_audio(self, frame: AudioFrame) -> None:
         samples = np.asarray(frame.samples, dtype=np.float32)
@@ -65,18 +83,31 @@ class BeatTrackerNode(MusmoveNode):
             self.warn_limited('audio:stamp', f'audio: stamp of frame {frame.frame_index} not after the last; ignored')
             return
         elif frame.frame_index > self.last_index + 1:  # lost frames: silence keeps the tracker's clock
+            lost = frame.frame_index - self.last_index - 1
+            self.warn_limited('audio:lost', f'audio: {lost} frame(s) lost before frame {frame.frame_index}')
             for _ in range(min(frame.frame_index - self.last_index - 1, round(2 * self.rate / self.hop))):
                 self.tracker.step(0.0)
+                self.downbeats.append(0.0)
         self.last_index, self.last_stamp = frame.frame_index, stamp
-        estimate = self.tracker.step(self.normalize(self.features(mono)[1]))
+        beat, downbeat = self.activation(mono)
+        self.downbeats.append(downbeat)
+        estimate = self.tracker.step(beat)
         self.publish(estimate, stamp, frame.header.frame_id)
+
+    def bar_position(self, estimate: Estimate) -> int:
+        """Position in the bar of the beat observed in `estimate` (the downbeat activation about its frame)."""
+        back = estimate.frame - int(estimate.observed)  # frames since the beat
+        recent = list(self.downbeats)[::-1]  # recent[k]: k frames ago
+        return self.bars.observe(max(recent[max(back - 1, 0) : back + 2], default=0.0))
 
     def publish(self, estimate: Estimate, stamp: int, frame_id: str) -> None:
         """Beats of the estimate made at the frame stamped `stamp`, frame times relative to it."""
         frame_ns = self.hop * NS / self.rate
 
         def beat(kind: int, frame: float, std: float, index: int) -> Beat:
+            position = self.bars.position(index)
             message = Beat(kind=kind, index=index, tempo=estimate.tempo, phase=estimate.phase)
+            message.position_in_bar, message.downbeat = position, position == 1
             message.header.stamp.sec, message.header.stamp.nanosec = divmod(
                 stamp + round((frame - estimate.frame) * frame_ns), NS
             )
@@ -87,6 +118,7 @@ class BeatTrackerNode(MusmoveNode):
             return message
 
         if estimate.observed is not None:
+            self.bar_position(estimate)
             self.publisher.publish(beat(Beat.OBSERVED, estimate.observed, 0.0, self.observed_count))
             self.observed_count += 1
         due = estimate.observed is not None or stamp - self.last_prediction >= self.period

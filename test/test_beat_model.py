@@ -1,0 +1,88 @@
+"""The shipped ONNX beat model: checked against its card, run causally on real audio with onnxruntime."""
+
+import json
+import shutil
+
+import mir_eval
+import numpy as np
+import pytest
+
+from musmove.audio import load_audio
+from musmove.beat_data import metronome
+from musmove.beat_model import OnnxBeatModel, activations, load
+from musmove.beat_tracking import BarTracker, BeatTracker
+from musmove.data import bundled
+from musmove.onnx_models import ModelError, card_path, load_card, resolve, sha256
+
+MODEL = 'beat_crnn.onnx'
+RATE, HOP = 22050, 512
+
+
+@pytest.fixture
+def copy(tmp_path):
+    """The shipped model and its card, copied where a test may break them."""
+    source = resolve(MODEL)
+    for path in (source, card_path(source)):
+        shutil.copy(path, tmp_path / path.name)
+    return tmp_path / MODEL
+
+
+@pytest.fixture(scope='module')
+def performance(groove_wav):
+    """Activations of the bundled Groove performance, and its metronome beats and downbeats."""
+    audio = load_audio(groove_wav, RATE)[:, 0]
+    beats, downbeats, _, _ = metronome(bundled('groove_drummer3_rock_120.mid'))
+    return activations(load(MODEL, RATE, HOP), audio), beats, downbeats
+
+
+def test_the_card_describes_the_shipped_model():
+    card = load_card(MODEL, 'beat')
+    assert card['sha256'] == sha256(resolve(MODEL))
+    assert card['features']['sample_rate'] == RATE and card['features']['hop'] == HOP
+    assert card['frame_rate'] == pytest.approx(RATE / HOP)
+    assert card['classes'] == ['beat', 'downbeat']
+    assert card['parity']['max_abs_difference'] < 1e-4
+    assert 'test' not in card['training']['split'].split('(')[0], 'trained on the train split only'
+    assert 0 < card['metrics']['validation_causal_f_measure'] <= 1
+
+
+def test_the_model_tracks_a_real_performance(performance):
+    activation, beats, downbeats = performance
+    assert activation.shape[1] == 2 and np.all((activation >= 0) & (activation <= 1))
+    tracker, bars = BeatTracker(RATE / HOP), BarTracker()
+    estimates = [tracker.step(a) for a in activation[:, 0]]
+    observed = [e.observed for e in estimates if e.observed is not None]
+    times = np.array(observed) / (RATE / HOP)
+    trim = mir_eval.beat.trim_beats
+    assert mir_eval.beat.f_measure(trim(beats), trim(times)) > 0.85  # the drummer plays ~25 ms behind the click
+    positions = [bars.observe(activation[round(frame) - 1 : round(frame) + 2, 1].max()) for frame in observed]
+    on_downbeats = [p == 1 for p, t in zip(positions, times, strict=True) if np.min(np.abs(downbeats - t)) < 0.07]
+    assert np.mean(on_downbeats[-10:]) == 1.0, 'the last bars start where the metronome bars start'
+
+
+def test_a_missing_model_or_card_is_named(tmp_path, copy):
+    with pytest.raises(ModelError, match='model card not found'):
+        load_card(tmp_path / 'nothing.onnx')
+    copy.unlink()
+    with pytest.raises(ModelError, match='model file not found'):
+        load_card(copy)
+
+
+def test_a_corrupt_model_is_refused(copy):
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r'sha256 .* differs from its card'):
+        OnnxBeatModel(copy, RATE, HOP)
+
+
+def test_a_mismatched_model_is_refused(copy):
+    with pytest.raises(ModelError, match='frames of 512 samples at 22050 Hz'):
+        OnnxBeatModel(copy, 44100, 512)
+    card = json.loads(card_path(copy).read_text())
+    with pytest.raises(ModelError, match="a 'beat' model, not a 'gesture' model"):
+        load_card(copy, 'gesture')
+    card['outputs']['logits']['name'] = 'beat_logits'
+    card_path(copy).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="no logits tensor 'beat_logits'"):
+        OnnxBeatModel(copy, RATE, HOP)
