@@ -28,6 +28,8 @@ def start_arguments(name: str, wav: Path) -> list[str]:
         'mocap_source': lambda: ['-p', f'file:={uci("a1")}', '-p', 'loop:=true'],
         'synchronizer': list,
         'beat_tracker': list,
+        'robot_controller': list,
+        'robot_sim': list,
     }
     assert name in arguments, f'add the start arguments of the new node {name!r} here'
     return arguments[name]()

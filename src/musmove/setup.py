@@ -14,6 +14,8 @@ NODES = {
     'beat_tracker': 'musmove.nodes.beat_tracker:main',
     'imu_source': 'musmove.nodes.imu_source:main',
     'mocap_source': 'musmove.nodes.mocap_source:main',
+    'robot_controller': 'musmove.nodes.robot_controller:main',
+    'robot_sim': 'musmove.nodes.robot_sim:main',
     'synchronizer': 'musmove.nodes.synchronizer:main',
 }
 

@@ -1,0 +1,448 @@
+"""robot_controller: joint motion whose movement events land on the beats, always within the limits.
+
+Topics:
+    beats (musmove_msgs/Beat): PREDICTED beats steer the oscillator, one prediction per
+        `estimated_at`; OBSERVED beats are the reference of the asynchrony.
+    joint_states (sensor_msgs/JointState, any reliability): the measured robot.
+    gesture_phase (musmove_msgs/GesturePhase), with `follow_partner`: the partner's movement
+        energy (1 - P(REST)) scales the dance, and a HOLD freezes it.
+    trajectory_topic (trajectory_msgs/JointTrajectory): each control period, the new command as a
+        point reached one period after the trajectory's stamp, the command's time plus `command_lead`
+        (a controller held up for less than that still delivers in time): the streaming input of a
+        ros2_control JointTrajectoryController.
+    base_topic (geometry_msgs/Twist), if not empty: a mobile base's yaw rate, swaying with the beats.
+    emergency_stop (std_msgs/Bool, transient local): true stops, false releases; the node
+        publishes its own state there when a service changes it.
+    coordination_metrics (musmove_msgs/CoordinationMetrics): asynchrony of the robot's movement
+        events (velocity reversals of the move's first joint) to the OBSERVED beats.
+    diagnostics (diagnostic_msgs/DiagnosticArray): state, stale inputs, tempo, command-to-motion latency.
+
+Services (std_srvs/Trigger): emergency_stop (brake at full deceleration and hold), release.
+
+The core is `musmove.robot.controller.DanceController`: an adaptive oscillator with feed-forward
+of the command-to-motion latency, the movement vocabulary, and a watchdog that fades to home
+when an input goes stale, through a limiter that keeps every command within the joint limits.
+The latency is fixed or measured: the lag between commanded and measured joint motion.
+"""
+
+import math
+from collections import deque
+from statistics import median
+
+import numpy as np
+from builtin_interfaces.msg import Duration, Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from geometry_msgs.msg import Twist, Vector3
+from rclpy.qos import QoSDurabilityPolicy, QoSProfile, qos_profile_sensor_data
+from sensor_msgs.msg import JointState
+from std_msgs.msg import Bool
+from std_srvs.srv import Trigger
+from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
+
+from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events, estimate_latency
+from musmove.robot.controller import DanceController
+from musmove.robot.limits import JointLimits, Limiter
+from musmove.robot.moves import PANDA_HOME, PANDA_MOVES, Move
+from musmove.robot.oscillator import Oscillator
+from musmove.robot.safety import Watchdog
+from musmove.robot.sim import panda_urdf
+from musmove_msgs.msg import Beat, CoordinationMetrics, GesturePhase
+
+NS = 10**9
+MAX_LATENCY = 0.25  # [s] longest latency measured
+LATENCY_SLEW = 0.05  # [s/s] a new latency estimate is taken in this gradually
+LATENCY_ESTIMATES = 5  # the latency in use is the median of the newest estimates
+MIN_MOTION = 0.01  # [rad or m] commanded range a joint needs in the window to measure latency
+PROMINENCE = 0.01  # [rad or m] smallest excursion between two movement events
+LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def per_joint(name: str, values: list[float], count: int) -> np.ndarray:
+    """One value per joint from a parameter holding one for all or one each."""
+    if len(values) not in (1, count):
+        raise ConfigurationError(f'{name}: one value, or one per joint ({count}), expected; got {values}')
+    return np.broadcast_to(np.asarray(values, dtype=float), (count,))
+
+
+def event_kind(move: Move) -> str:
+    """Which velocity reversals of a move's marking joint fall on the beats."""
+    if move.centred:
+        return 'both'
+    return 'min' if move.amplitude[0] > 0 else 'max'
+
+
+class RobotControllerNode(MusmoveNode):
+    """Dance to the predicted beats; publish joint trajectories, live asynchrony and diagnostics."""
+
+    def __init__(self) -> None:
+        super().__init__('robot_controller')
+        self.declare()
+        self.origin = self.get_clock().now().nanoseconds
+        self.controller: DanceController | None = None  # made at the first joint state
+        self.base: Watchdog | None = None
+        self.estopped = False
+        self.tick = 0  # index of the newest command on the control grid
+        self.commands: deque[tuple[float, np.ndarray]] = deque()
+        self.states: deque[tuple[float, np.ndarray]] = deque()
+        self.observed: deque[float] = deque()
+        self.predicted_at, self.predicted = math.nan, []  # the newest prediction: [(beat time, std)]
+        self.estimates: deque[float] = deque(maxlen=LATENCY_ESTIMATES)
+        self.latency_target = max(self.latency, 0.0)
+        self.result = Asynchrony(np.empty(0), 0)
+        self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
+        self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
+        self.estop_publisher = self.create_publisher(Bool, 'emergency_stop', LATCHED)
+        self.metrics = self.create_publisher(CoordinationMetrics, 'coordination_metrics', 10)
+        self.diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
+        self.beats = self.create_subscription(Beat, 'beats', self.on_beat, 20)
+        self.create_subscription(JointState, 'joint_states', self.on_joint_state, qos_profile_sensor_data)
+        if self.follow_partner:
+            self.create_subscription(GesturePhase, 'gesture_phase', self.on_gesture, 10)
+        self.create_subscription(Bool, 'emergency_stop', self.on_estop, LATCHED)
+        self.create_service(Trigger, 'emergency_stop', self.on_estop_service)
+        self.create_service(Trigger, 'release', self.on_release_service)
+        self.create_timer(self.dt, self.control)
+        self.create_timer(self.metrics_period, self.report)
+        self.get_logger().info(f'{self.move} on {self.limits.names}, commands on {self.trajectory_topic}')
+
+    # --- configuration --------------------------------------------------------------------
+    def declare(self) -> None:
+        """Declare every parameter (read-only, documented in config/coordination.yaml) and check them."""
+        self.declare_robot()
+        self.declare_outputs()
+        self.declare_dance()
+
+    def declare_robot(self) -> None:
+        """The joints, their limits and home, and the control period."""
+        p = self.parameter
+        urdf = p('urdf', '', 'Robot model (URDF) with the joint limits; empty: the Panda of pybullet_data.')
+        joints = p('joints', list(PANDA_HOME), 'Commanded joints, in command order.')
+        home = p('home', list(PANDA_HOME.values()), 'Home pose, one position per joint [rad or m].')
+        acceleration = p('acceleration_limits', [10.0], 'Acceleration limits [/s^2], one for all or per joint.')
+        velocity = p('velocity_limits', [0.0], 'Velocity limits below the URDF ones [/s]; 0: the URDF limit.')
+        rate = p('rate', 100.0, 'Control rate [Hz].')
+        if len(home) != len(joints):
+            raise ConfigurationError(f'home: one position per joint expected, got {home} for {joints}')
+        if not rate > 0:
+            raise ConfigurationError(f'rate: {rate} is not positive')
+        self.dt, self.home = 1.0 / rate, np.array(home, dtype=float)
+        self.limits = self.joint_limits(urdf or str(panda_urdf()), joints, acceleration, velocity)
+
+    def declare_outputs(self) -> None:
+        """Where commands and metrics go: arm, mobile base, coordination metrics."""
+        p = self.parameter
+        self.trajectory_topic = p(
+            'trajectory_topic', 'joint_trajectory_controller/joint_trajectory', 'JointTrajectory command topic.'
+        )
+        self.lead = p('command_lead', 0.03, 'Commands are stamped this far ahead, for late deliveries [s].')
+        self.base_topic = p('base_topic', '', 'geometry_msgs/Twist topic of a mobile base; empty: none.')
+        self.base_amplitude = p('base_amplitude', 0.1, 'Yaw amplitude of the base sway [rad].')
+        velocity = p('base_velocity', 1.0, 'Yaw rate limit of the base [rad/s].')
+        acceleration = p('base_acceleration', 4.0, 'Yaw acceleration limit of the base [rad/s^2].')
+        self.metrics_window = p('metrics_window', 8.0, 'Sliding window of the asynchrony [s].')
+        self.metrics_period = p('metrics_period', 1.0, 'Period of the metrics and diagnostics [s].')
+        if self.lead < 0 or min(self.metrics_window, self.metrics_period, velocity, acceleration) <= 0:
+            raise ConfigurationError('command_lead must be >= 0, the base limits and the metrics times positive')
+        self.base_limits = JointLimits(('base_yaw',), [-np.inf], [np.inf], [velocity], [acceleration])
+
+    def declare_dance(self) -> None:
+        """The move, the oscillator and its latency compensation, the watchdog."""
+        p = self.parameter
+        self.move = p('move', 'nod', 'Move of the vocabulary: nod, sway or wave.')
+        self.energy = p('energy', 1.0, 'Dance level [0, 1] when not following a partner.')
+        self.follow_partner = p('follow_partner', False, 'Follow the partner on gesture_phase (energy, holds).')
+        self.latency = p('latency', -1.0, 'Command-to-motion latency [s] to compensate; negative: measured.')
+        self.latency_window = p('latency_window', 4.0, 'Span of motion the latency is measured over [s].')
+        min_bpm = p('min_bpm', 50.0, 'Slowest beat rate of the oscillator [BPM]; tempi are folded by octaves.')
+        max_bpm = p('max_bpm', 150.0, 'Fastest beat rate of the oscillator [BPM].')
+        self.timeout = p('watchdog_timeout', 0.5, 'Beats or joint states older than this send the robot home [s].')
+        self.ramp = p('ramp', 1.0, 'Time to fade the dance in or out [s].')
+        if not 0 <= self.energy <= 1:
+            raise ConfigurationError(f'energy: {self.energy} is not in [0, 1]')
+        if min(self.timeout, self.ramp, self.latency_window) <= 0:
+            raise ConfigurationError('watchdog_timeout, ramp and latency_window must be positive')
+        self.moves = self.vocabulary(list(self.limits.names))
+        try:
+            latency = max(self.latency, 0.0)
+            self.oscillator = Oscillator(min_bpm=min_bpm, max_bpm=max_bpm, latency=latency, timeout=self.timeout)
+        except ValueError as error:
+            raise ConfigurationError(f'min_bpm, max_bpm: {error}') from error
+
+    def joint_limits(self, urdf: str, joints: list[str], acceleration: list, velocity: list) -> JointLimits:
+        """Limits of `joints` from the URDF, with configured accelerations and lower velocities."""
+        accelerations = per_joint('acceleration_limits', acceleration, len(joints))
+        velocities = per_joint('velocity_limits', velocity, len(joints))
+        try:
+            limits = JointLimits.from_urdf(urdf, dict(zip(joints, accelerations, strict=True)), joints)
+            velocity = np.where(velocities > 0, np.minimum(velocities, limits.velocity), limits.velocity)
+            limits = JointLimits(limits.names, limits.lower, limits.upper, velocity, limits.acceleration)
+        except (OSError, KeyError, ValueError) as error:
+            raise ConfigurationError(f'urdf: no limits for {joints} in {urdf}: {error}') from error
+        if not np.all((limits.lower <= self.home) & (self.home <= limits.upper)):
+            raise ConfigurationError(f'home: {self.home.tolist()} is outside the joint limits')
+        return limits
+
+    def vocabulary(self, joints: list[str]) -> dict[str, Move]:
+        """The moves of the vocabulary that `joints` can dance; `move` must be one of them."""
+        moves = {name: move for name, move in PANDA_MOVES.items() if set(move.joints) <= set(joints)}
+        if self.move not in moves:
+            raise ConfigurationError(f'move: {self.move!r} is not one of {", ".join(moves) or "none"} for {joints}')
+        return moves
+
+    # --- time ----------------------------------------------------------------------------
+    def seconds(self, stamp: Time) -> float:
+        """A stamp as seconds since the node started (the controller's time)."""
+        return (stamp.sec * NS + stamp.nanosec - self.origin) / NS
+
+    def stamp(self, t: float) -> Time:
+        sec, nanosec = divmod(self.origin + round(t * NS), NS)
+        return Time(sec=sec, nanosec=nanosec)
+
+    def now(self) -> float:
+        return (self.get_clock().now().nanoseconds - self.origin) / NS
+
+    # --- inputs --------------------------------------------------------------------------
+    def on_beat(self, beat: Beat) -> None:
+        t = self.seconds(beat.header.stamp)
+        if beat.kind == Beat.OBSERVED:
+            self.observed.append(t)
+            return
+        estimated_at = self.seconds(beat.estimated_at)
+        if estimated_at != self.predicted_at:  # a new prediction: the beats of one share their estimated_at
+            self.predicted_at, self.predicted = estimated_at, []
+        self.predicted.append((t, beat.time_std))
+        if self.controller is not None:
+            times, stds = zip(*self.predicted, strict=True)
+            self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence)
+
+    def on_joint_state(self, message: JointState) -> None:
+        names = list(message.name)
+        try:
+            position = np.array([message.position[names.index(joint)] for joint in self.limits.names])
+        except (ValueError, IndexError):
+            self.warn_limited('joint_states', f'joint_states without every joint of {self.limits.names} ignored')
+            return
+        if not np.isfinite(position).all():
+            self.warn_limited('joint_states:nan', 'joint_states with non-finite positions ignored')
+            return
+        now = self.now()
+        if self.controller is None:
+            self.start(position, now)
+        self.controller.on_joint_state(now)
+        self.states.append((self.seconds(message.header.stamp), position))
+
+    def start(self, position: np.ndarray, t: float) -> None:
+        """Take control from the measured `position`: home slowly, then dance once beats arrive."""
+        self.controller = DanceController(
+            self.limits,
+            self.home,
+            self.moves,
+            self.move,
+            self.dt,
+            position,
+            self.oscillator,
+            timeout=self.timeout,
+            ramp=self.ramp,
+            watch_partner=self.follow_partner,
+        )
+        self.controller.energy = self.energy
+        self.controller.watchdog.start()
+        self.base = Watchdog(Limiter(self.base_limits, self.dt, [0.0]), [0.0], (), self.timeout, self.ramp)
+        self.base.fed = self.controller.watchdog.fed  # the base watches the arm's inputs
+        self.base.start()
+        self.tick = round(t / self.dt)
+        self.sync_estop()
+        self.get_logger().info('joint states received: taking control')
+
+    def on_gesture(self, message: GesturePhase) -> None:
+        energy = 1.0 - float(message.probabilities[GesturePhase.REST])
+        if self.controller is not None and math.isfinite(energy):
+            self.controller.on_partner(self.now(), energy, message.phase == GesturePhase.HOLD)
+
+    # --- emergency stop ------------------------------------------------------------------
+    def on_estop(self, message: Bool) -> None:
+        if message.data == self.estopped:
+            return
+        self.estopped = message.data
+        self.sync_estop()
+        if self.estopped:
+            self.get_logger().error('EMERGENCY STOP: braking, then holding still until release')
+        else:
+            self.get_logger().info('emergency stop released: returning home, then dancing again')
+
+    def sync_estop(self) -> None:
+        """Brake and hold (estopped), or return home and dance again: the arm and the base alike."""
+        watchdogs = [self.base] + ([self.controller.watchdog] if self.controller else [])
+        for watchdog in (w for w in watchdogs if w is not None and w.estopped != self.estopped):
+            if self.estopped:
+                watchdog.estop()
+            else:
+                watchdog.release()
+
+    def on_estop_service(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        self.publish_estop(True)
+        response.success, response.message = True, 'stopped: holding still until release'
+        return response
+
+    def on_release_service(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        response.success = self.estopped
+        response.message = 'released: returning home' if self.estopped else 'not stopped'
+        self.publish_estop(False)
+        return response
+
+    def publish_estop(self, stopped: bool) -> None:
+        """Apply the emergency stop state and latch it on the topic for every controller."""
+        self.on_estop(Bool(data=stopped))
+        self.estop_publisher.publish(Bool(data=stopped))
+
+    # --- control -------------------------------------------------------------------------
+    def control(self) -> None:
+        """Step the controller for every control period since the last (normally one) and send the commands."""
+        if self.controller is None:
+            self.warn_limited('waiting', 'waiting for joint_states before commanding the robot')
+            return
+        due = math.floor(self.now() / self.dt + 0.5) - self.tick
+        if due > round(1.0 / self.dt):  # stalled for over a second: resume from now
+            self.tick, due = self.tick + due - 1, 1
+        times = [(self.tick + k) * self.dt for k in range(1, due + 1)]
+        if not times:
+            return
+        self.tick += due
+        self.take_latency(due * self.dt)
+        commands = []
+        for t in times:
+            commands.append(self.controller.step(t))
+            if self.twist is not None:
+                self.sway_base(t)
+        self.commands.extend(zip(times, commands, strict=True))
+        self.send(times[0], commands)
+
+    def send(self, start: float, commands: list[np.ndarray]) -> None:
+        """Commands one period apart from time `start`, each to be reached one period and the lead after its time."""
+        message = JointTrajectory(joint_names=list(self.limits.names))
+        message.header.stamp = self.stamp(start + self.lead)
+        for k, command in enumerate(commands, start=1):
+            sec, nanosec = divmod(round(k * self.dt * NS), NS)
+            point = JointTrajectoryPoint(positions=command.tolist())
+            point.time_from_start = Duration(sec=sec, nanosec=nanosec)
+            message.points.append(point)
+        self.trajectory.publish(message)
+
+    def sway_base(self, t: float) -> None:
+        """Yaw the base half a cycle per beat with the dance (its phase, holds included), within the base's limits."""
+        omega = math.pi * self.oscillator.frequency
+        amplitude = min(self.base_amplitude, 0.8 * self.base_limits.velocity[0] / omega)
+        amplitude = min(amplitude, 0.8 * self.base_limits.acceleration[0] / omega**2) * self.controller.energy
+        self.base.step([amplitude * math.cos(math.pi * self.controller.dancer.phase)], t)
+        self.twist.publish(Twist(angular=Vector3(z=float(self.base.limiter.velocity[0]))))
+
+    def take_latency(self, elapsed: float) -> None:
+        """Move the compensated latency towards the measured one, gradually."""
+        step = LATENCY_SLEW * elapsed
+        latency = self.oscillator.latency
+        self.oscillator.latency = latency + min(max(self.latency_target - latency, -step), step)
+
+    # --- measurement ---------------------------------------------------------------------
+    def trim(self, t: float) -> None:
+        """Forget what is older than every window at time `t`."""
+        oldest = t - max(self.metrics_window, self.latency_window) - 1.0
+        for history in (self.commands, self.states):
+            while history and history[0][0] < oldest:
+                history.popleft()
+        while self.observed and self.observed[0] < oldest:
+            self.observed.popleft()
+
+    def window(self, history: deque, span: float, t: float) -> tuple[np.ndarray, np.ndarray]:
+        """(times, values) of the newest `span` seconds of a history."""
+        recent = [(time, value) for time, value in history if time >= t - span]
+        if len(recent) < 2:
+            return np.empty(0), np.empty((0, len(self.limits.names)))
+        times, values = zip(*recent, strict=True)
+        return np.array(times), np.array(values)
+
+    def measure_latency(self, t: float) -> None:
+        """Estimate the lag of the measured behind the commanded motion, while the robot moves."""
+        if self.latency >= 0:
+            return
+        command_times, commanded = self.window(self.commands, self.latency_window, t)
+        times, measured = self.window(self.states, self.latency_window, t)
+        spans = [np.ptp(x) if len(x) else 0.0 for x in (command_times, times)]
+        if min(spans) < 0.5 * self.latency_window:
+            return
+        moving = np.ptp(commanded, axis=0) > MIN_MOTION
+        if not moving.any():
+            return
+        estimate = estimate_latency(command_times, commanded[:, moving], times, measured[:, moving], MAX_LATENCY)
+        if 0 <= estimate < MAX_LATENCY - self.dt:
+            self.estimates.append(estimate)
+            self.latency_target = median(self.estimates)
+
+    def measure_asynchrony(self, t: float) -> tuple[Asynchrony, float]:
+        """Asynchrony of the marking joint's events to the observed beats, and the newest event's time."""
+        times, positions = self.window(self.states, self.metrics_window, t)
+        beats = np.array([b for b in self.observed if b >= t - self.metrics_window])
+        if len(times) < 3 or len(beats) == 0:
+            return Asynchrony(np.empty(0), len(beats)), t
+        tolerance = 0.25 * float(np.median(np.diff(beats))) if len(beats) > 1 else 0.1
+        beats = beats[(beats >= times[0] + tolerance) & (beats <= times[-1] - tolerance)]
+        move = self.moves[self.move]
+        joint = self.limits.names.index(move.joints[0])
+        events = detect_events(times, positions[:, joint], event_kind(move), prominence=PROMINENCE)
+        return asynchrony(events, beats, tolerance), float(events[-1]) if len(events) else t
+
+    # --- reports -------------------------------------------------------------------------
+    def report(self) -> None:
+        t = self.now()
+        self.trim(t)
+        self.measure_latency(t)
+        self.result, newest = self.measure_asynchrony(t)
+        self.publish_metrics(self.result, newest)
+        self.publish_diagnostics(t)
+        if self.result.matched:
+            latency = self.oscillator.latency * 1e3
+            self.get_logger().info(f'asynchrony {self.result}; latency {latency:.1f} ms', throttle_duration_sec=5.0)
+
+    def publish_metrics(self, result: Asynchrony, newest: float) -> None:
+        message = CoordinationMetrics(source='robot', reference=self.beats.topic_name)
+        message.header.stamp = self.stamp(newest)
+        sec, nanosec = divmod(round(self.metrics_window * NS), NS)
+        message.window = Duration(sec=sec, nanosec=nanosec)
+        message.matched, message.missed = result.matched, result.missed
+        message.mean_asynchrony, message.sd_asynchrony = result.mean, result.sd
+        message.mean_absolute_asynchrony = result.mean_absolute
+        self.metrics.publish(message)
+
+    def state(self, t: float) -> tuple[int, str, list[str]]:
+        """(diagnostic level, what the controller does, stale inputs) at time `t`."""
+        if self.controller is None:
+            return DiagnosticStatus.WARN, 'waiting for joint_states', []
+        watchdog = self.controller.watchdog
+        stale = watchdog.stale(t)
+        if watchdog.estopped:
+            return DiagnosticStatus.ERROR, 'emergency stop', stale
+        if stale:
+            return DiagnosticStatus.WARN, f'stale {", ".join(stale)}: going home', stale
+        return DiagnosticStatus.OK, 'homing' if watchdog.homing else 'dancing', stale
+
+    def publish_diagnostics(self, t: float) -> None:
+        level, message, stale = self.state(t)
+        values = {
+            'latency_ms': f'{self.oscillator.latency * 1e3:.1f}',
+            'latency_source': 'fixed' if self.latency >= 0 else f'measured ({len(self.estimates)} estimates)',
+            'latency_measured_ms': f'{self.latency_target * 1e3:.1f}',
+            'bpm': f'{self.oscillator.bpm:.1f}',
+            'dance_gain': f'{self.controller.watchdog.gain:.2f}' if self.controller else '0.00',
+            'stale_inputs': ' '.join(stale),
+            'asynchrony': str(self.result),
+        }
+        status = DiagnosticStatus(level=level, name=f'{self.get_name()}: dance', message=message)
+        status.hardware_id = self.get_name()
+        status.values = [KeyValue(key=key, value=value) for key, value in values.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics.publish(array)
+
+
+def main(args: list[str] | None = None) -> int:
+    return spin(RobotControllerNode, args)
