@@ -3,6 +3,7 @@
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
@@ -53,6 +54,49 @@ def train(args: argparse.Namespace) -> int:
             'run: pip install -r requirements/training.txt'
         ) from error
     return train_main(args)
+
+
+def record(args: argparse.Namespace) -> int:
+    from musmove.bag import BagError
+    from musmove.bag import record as record_bag
+
+    output = args.output or time.strftime('musmove_%Y_%m_%d-%H_%M_%S')
+    try:
+        return record_bag(Path(output), args.topics, args.storage, args.max_bag_size, args.max_bag_duration)
+    except BagError as error:
+        raise SystemExit(f'musmove: error: {error}') from error
+
+
+def play(args: argparse.Namespace) -> int:
+    from musmove.bag import BagError
+    from musmove.bag import play as play_bag
+
+    options = {'rate': args.rate, 'loop': args.loop, 'start_offset': args.start_offset, 'topics': args.topics}
+    try:
+        return play_bag(Path(args.bag), clock_hz=args.clock, wait_for_subscribers=args.wait_for_subscribers, **options)
+    except BagError as error:
+        raise SystemExit(f'musmove: error: {error}') from error
+
+
+def bag_info(args: argparse.Namespace) -> int:
+    from musmove.bag import BagError, describe
+
+    try:
+        print(describe(Path(args.bag)))
+    except BagError as error:
+        raise SystemExit(f'musmove: error: {error}') from error
+    return 0
+
+
+def bag_reindex(args: argparse.Namespace) -> int:
+    from musmove.bag import BagError, reindex
+
+    try:
+        files = reindex(Path(args.bag))
+    except BagError as error:
+        raise SystemExit(f'musmove: error: {error}') from error
+    print(f'{args.bag}: metadata.yaml written for {len(files)} storage file(s)')
+    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -115,7 +159,62 @@ def parser() -> argparse.ArgumentParser:
     training.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     training.add_argument('--out', default='models', metavar='DIR', help='output folder (default: models)')
     training.set_defaults(handler=train)
+    add_bag_verbs(verbs)
     return main
+
+
+def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
+    """record, play and bag (info, reindex): rosbag2 bags with rosbags."""
+    recording = verbs.add_parser(
+        'record',
+        help='record topics into a rosbag2 bag, like `ros2 bag record`',
+        description='Record every topic (or the given ones) into a rosbag2 bag until Ctrl-C or SIGTERM, then '
+        'print per topic the messages received, written, lost in DDS and missing from their sequence.',
+    )
+    recording.add_argument('-o', '--output', metavar='DIR', help='bag folder (default: musmove_<date>-<time>)')
+    recording.add_argument('--topics', nargs='+', metavar='T', help='topics to record (default: all, as they appear)')
+    recording.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap', help='storage (default: mcap)')
+    recording.add_argument(
+        '--max-bag-size', type=int, default=0, metavar='BYTES', help='start a new storage file after BYTES (0: never)'
+    )
+    recording.add_argument(
+        '--max-bag-duration', type=float, default=0.0, metavar='S', help='start a new storage file after S s (0: never)'
+    )
+    recording.set_defaults(handler=record)
+
+    playing = verbs.add_parser(
+        'play',
+        help='replay a rosbag2 bag, like `ros2 bag play`',
+        description='Publish the messages of a rosbag2 bag (folder, .mcap or .db3) with their recorded spacing.',
+    )
+    playing.add_argument('bag', metavar='BAG', help='bag folder or storage file')
+    playing.add_argument('--rate', type=float, default=1.0, metavar='R', help='speed factor (default: 1)')
+    playing.add_argument('--loop', action='store_true', help='play again from the start at the end, until Ctrl-C')
+    playing.add_argument('--start-offset', type=float, default=0.0, metavar='S', help='start S seconds into the bag')
+    playing.add_argument('--topics', nargs='+', metavar='T', help='topics to play (default: all)')
+    playing.add_argument(
+        '--clock', type=float, default=0.0, metavar='HZ', help='publish the bag time on /clock at HZ (for use_sim_time)'
+    )
+    playing.add_argument(
+        '--wait-for-subscribers', type=int, default=0, metavar='N', help='start once every topic has N subscribers'
+    )
+    playing.set_defaults(handler=play)
+
+    bag = verbs.add_parser('bag', help='inspect or repair a rosbag2 bag', description='Inspect or repair a bag.')
+    bag_verbs = bag.add_subparsers(dest='bag_verb', required=True, metavar='VERB')
+    info = bag_verbs.add_parser(
+        'info', help='files, duration, topics and message counts', description='What a bag holds, like ros2 bag info.'
+    )
+    info.add_argument('bag', metavar='BAG', help='bag folder or storage file')
+    info.set_defaults(handler=bag_info)
+    repair = bag_verbs.add_parser(
+        'reindex',
+        help='make a bag whose recording was cut short readable',
+        description='Finish the storage files of a bag whose recorder was killed (up to the last flushed chunk) '
+        'and write its metadata.yaml.',
+    )
+    repair.add_argument('bag', metavar='BAG', help='bag folder')
+    repair.set_defaults(handler=bag_reindex)
 
 
 def main(argv: list[str] | None = None) -> int:
