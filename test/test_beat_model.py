@@ -73,16 +73,16 @@ def test_a_corrupt_model_is_refused(copy):
     data[len(data) // 2] ^= 0xFF
     copy.write_bytes(bytes(data))
     with pytest.raises(ModelError, match=r'sha256 .* differs from its card'):
-        OnnxBeatModel(copy, RATE, HOP)
+        OnnxBeatModel(copy)
 
 
 def test_a_mismatched_model_is_refused(copy):
     with pytest.raises(ModelError, match='frames of 512 samples at 22050 Hz'):
-        OnnxBeatModel(copy, 44100, 512)
+        OnnxBeatModel(copy).check(44100, 512)
     card = json.loads(card_path(copy).read_text())
     with pytest.raises(ModelError, match="a 'beat' model, not a 'gesture' model"):
         load_card(copy, 'gesture')
     card['outputs']['logits']['name'] = 'beat_logits'
     card_path(copy).write_text(json.dumps(card))
     with pytest.raises(ModelError, match="no logits tensor 'beat_logits'"):
-        OnnxBeatModel(copy, RATE, HOP)
+        OnnxBeatModel(copy)

@@ -21,7 +21,9 @@ def test_beats_are_observed_and_predicted_live(ros_node, node_process, groove_wa
     beats: list[Beat] = []
     subscription = ros_node.create_subscription(Beat, 'beats', beats.append, 200)
     tracker = node_process('beat_tracker')
-    node_process('audio_source', '-p', f'file:={groove_wav}', '-p', f'start_time:={start}')
+    node_process(
+        'audio_source', '-p', f'file:={groove_wav}', '-p', f'start_time:={start}', '-p', 'wait_for_subscribers:=1'
+    )
     try:
         wait_for(lambda: time.time() > start + SECONDS, ros_node, timeout=SECONDS + 20)
     finally:

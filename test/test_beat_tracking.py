@@ -31,7 +31,7 @@ def test_beats_of_a_real_performance(activations):
     reference = np.arange(0, len(activations) / FPS, 0.5)  # the click the drummer played to: 120 BPM from 0
     f_measure = mir_eval.beat.f_measure(mir_eval.beat.trim_beats(reference), mir_eval.beat.trim_beats(observed))
     assert f_measure > 0.8
-    assert estimates[-1].tempo == pytest.approx(120, rel=0.05)
+    assert [e for e in estimates if e.observed is not None][-1].tempo == pytest.approx(120, rel=0.05)
     for estimate in estimates:  # each beat is reported `lookahead` (4) frames after it, its time refined by <= 1
         assert estimate.observed is None or estimate.frame - estimate.observed >= 4 - 1
 

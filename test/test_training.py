@@ -83,7 +83,7 @@ def test_a_short_training_lowers_the_loss_and_exports_in_parity(tracks, tmp_path
 
     # The exported model on audio, frame by frame, equals torch on the offline features of the same audio.
     audio = np.random.default_rng(1).standard_normal(22050).astype(np.float32) * 0.1
-    streamed = activations(OnnxBeatModel(path, 22050, 512), audio)
+    streamed = activations(OnnxBeatModel(path), audio)
     from musmove.features import offline_log_mel
 
     _, log_mel = offline_log_mel(audio, **beats.LOG_MEL)

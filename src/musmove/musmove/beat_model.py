@@ -48,23 +48,26 @@ class OnsetActivation:
 class OnnxBeatModel:
     """A trained beat/downbeat model (`musmove train --task beat`) on its card's log-mel features."""
 
-    def __init__(self, model: str | Path, sample_rate: int, hop: int) -> None:
+    def __init__(self, model: str | Path) -> None:
         self.model = StreamingModel(model, task='beat')
         card = self.model.card
         spec = card['features']
         if spec.get('kind') != 'log_mel' or 'beat' not in card['classes']:
             raise ModelError(f'{model}: expected a log_mel beat model, the card says {spec.get("kind")!r}')
-        if (spec['sample_rate'], spec['hop']) != (sample_rate, hop):
-            raise ModelError(
-                f'{model}: trained on frames of {spec["hop"]} samples at {spec["sample_rate"]} Hz, '
-                f"but the audio has {hop} at {sample_rate} Hz; set the audio source to the model's format"
-            )
-        self.sample_rate, self.hop = sample_rate, hop
+        self.name, self.sample_rate, self.hop = Path(model).name, spec['sample_rate'], spec['hop']
         self.spectrogram = StreamingSpectrogram(
-            spec['n_fft'], hop, sample_rate, spec['n_mels'], spec['fmin'], spec['fmax']
+            spec['n_fft'], self.hop, self.sample_rate, spec['n_mels'], spec['fmin'], spec['fmax']
         )
         self.beat = card['classes'].index('beat')
         self.downbeat = card['classes'].index('downbeat') if 'downbeat' in card['classes'] else None
+
+    def check(self, sample_rate: int, hop: int) -> None:
+        """Raise ModelError unless audio frames of `hop` samples at `sample_rate` are what the model takes."""
+        if (sample_rate, hop) != (self.sample_rate, self.hop):
+            raise ModelError(
+                f'{self.name}: trained on frames of {self.hop} samples at {self.sample_rate} Hz, '
+                f"but the audio has {hop} at {sample_rate} Hz; set the audio source to the model's format"
+            )
 
     def reset(self) -> None:
         self.spectrogram.reset()
@@ -85,4 +88,8 @@ def activations(model: BeatActivation, signal: np.ndarray) -> np.ndarray:
 
 def load(model: str | None, sample_rate: int, hop: int) -> BeatActivation:
     """The ONNX model at `model` (checked against its card and the audio format), or the DSP fallback if empty."""
-    return OnnxBeatModel(model, sample_rate, hop) if model else OnsetActivation(sample_rate, hop)
+    if not model:
+        return OnsetActivation(sample_rate, hop)
+    activation = OnnxBeatModel(model)
+    activation.check(sample_rate, hop)
+    return activation

@@ -20,7 +20,7 @@ from rclpy.qos import qos_profile_sensor_data
 from musmove import beat_model
 from musmove.beat_tracking import BarTracker, BeatTracker, Estimate
 from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.onnx_models import ModelError, load_card
+from musmove.onnx_models import ModelError
 from musmove_msgs.msg import AudioFrame, Beat
 
 NS = 10**9
@@ -41,9 +41,8 @@ class BeatTrackerNode(MusmoveNode):
         self.model = p(
             'model', 'beat_crnn.onnx', 'ONNX beat model (path, or a name in share/musmove/models); empty: DSP.'
         )
-        try:
-            if self.model:
-                load_card(self.model, 'beat')  # a missing or corrupt model stops the node here, with the reason
+        try:  # a missing, corrupt or mismatched model stops the node here, with the reason
+            self.onnx = beat_model.OnnxBeatModel(self.model) if self.model else None
         except ModelError as error:
             raise ConfigurationError(f'model: {error}') from error
         self.publisher = self.create_publisher(Beat, 'beats', 20)
@@ -59,11 +58,14 @@ class BeatTrackerNode(MusmoveNode):
         self.tracker = BeatTracker(
             fps, self.min_bpm, self.max_bpm, lookahead=self.lookahead, min_confidence=self.min_confidence
         )
-        try:
-            self.activation = beat_model.load(self.model, self.rate, hop)
-        except ModelError as error:
-            self.get_logger().error(f'{error}; using the DSP onset fallback instead')
-            self.activation = beat_model.load('', self.rate, hop)
+        self.activation: beat_model.BeatActivation = beat_model.OnsetActivation(self.rate, hop)
+        if self.onnx is not None:
+            try:
+                self.onnx.check(self.rate, hop)
+                self.onnx.reset()
+                self.activation = self.onnx
+            except ModelError as error:
+                self.get_logger().error(f'{error}; using the DSP onset fallback instead')
         self.bars = BarTracker()
         self.downbeats: deque[float] = deque(maxlen=self.lookahead + 2)  # recent frames' downbeat activations
 
