@@ -1,92 +1,115 @@
 """The musmove coordination graph.
 
     ros2 launch musmove coordination.launch.py audio_file:=song.wav mocap_file:=take.bvh imu_file:=take.bvh
+    ros2 launch musmove coordination.launch.py --show-args
 
-Nodes take their parameters from config/coordination.yaml; launch arguments override them.
-Topics (relative, so a namespace moves them all): audio (musmove_msgs/AudioFrame), imu
-(sensor_msgs/Imu), mocap (geometry_msgs/PoseArray), sync_frame (musmove_msgs/SyncFrame),
-beats (musmove_msgs/Beat), diagnostics (diagnostic_msgs/DiagnosticArray). A live IMU or mocap driver replaces a file
-source: leave imu_file or mocap_file empty and remap the driver's topic to imu or mocap.
+What it starts is described once, in `musmove.graph`, which `musmove launch coordination` (pip-only)
+starts too: the launch arguments, and the nodes with their parameters (config/coordination.yaml, then
+the launch arguments marked there), conditions, remappings and respawn. The arguments and the
+parameter file are checked before any node starts.
+
+Topics (relative, so `namespace` moves them all): audio (musmove_msgs/AudioFrame), imu
+(sensor_msgs/Imu), mocap (geometry_msgs/PoseArray), sync_frame (musmove_msgs/SyncFrame), beats
+(musmove_msgs/Beat), joint_states (sensor_msgs/JointState), robot_topic (trajectory_msgs/JointTrajectory),
+coordination_metrics (musmove_msgs/CoordinationMetrics), diagnostics (diagnostic_msgs/DiagnosticArray).
+Remappings: imu to imu_topic and mocap to mocap_topic in imu_source, mocap_source and synchronizer, so a
+live driver replaces a file source: leave imu_file or mocap_file empty and name the driver's topic.
+The sources respawn when they exit (ros2 launch also restarts one that finished its file; `musmove
+launch` does not); when any other process exits, the launch shuts down.
 """
 
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, GroupAction, OpaqueFunction, Shutdown
 from launch.conditions import IfCondition
+from launch.launch_context import LaunchContext
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
-from launch_ros.actions import Node
+from launch_ros.actions import Node, PushRosNamespace
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
-from launch import LaunchDescription
+from launch import Condition, LaunchDescription
+from musmove import graph
 
 try:
-    from launch.substitutions import NotEqualsSubstitution
+    from launch.substitutions import EqualsSubstitution, NotEqualsSubstitution
 except ImportError:  # ROS 2 Humble
-    from launch.conditions import LaunchConfigurationNotEquals
+    from launch.conditions import LaunchConfigurationEquals, LaunchConfigurationNotEquals
 
-    def given(argument: str) -> LaunchConfigurationNotEquals:
-        """True when the launch argument is not empty."""
-        return LaunchConfigurationNotEquals(argument, '')
+    def condition(when: graph.When | None) -> Condition | None:
+        """The launch condition of `when`."""
+        if when is None:
+            return None
+        kind = LaunchConfigurationEquals if when.equal else LaunchConfigurationNotEquals
+        return kind(when.argument, when.value)
 else:
 
-    def given(argument: str) -> IfCondition:
-        """True when the launch argument is not empty (a file name with quotes is fine)."""
-        return IfCondition(NotEqualsSubstitution(LaunchConfiguration(argument), ''))
+    def condition(when: graph.When | None) -> Condition | None:
+        """The launch condition of `when` (a file name with quotes is fine)."""
+        if when is None:
+            return None
+        kind = EqualsSubstitution if when.equal else NotEqualsSubstitution
+        return IfCondition(kind(LaunchConfiguration(when.argument), when.value))
 
 
-def typed(argument: str, value_type: type) -> ParameterValue:
-    """The launch argument as a parameter of `value_type`: start_time:=5 is a float, a file named on a string."""
-    return ParameterValue(LaunchConfiguration(argument), value_type=value_type)
+def declare(argument: graph.Argument) -> DeclareLaunchArgument:
+    """The DeclareLaunchArgument of a graph argument; a share default is found in share/musmove."""
+    default = argument.default
+    if argument.share:
+        default = PathJoinSubstitution([FindPackageShare(graph.PACKAGE), argument.default])
+    choices = list(argument.choices) or None
+    return DeclareLaunchArgument(
+        argument.name, default_value=default, description=argument.description, choices=choices
+    )
 
 
-def musmove_node(executable: str, parameters: dict, **kwargs) -> Node:
-    """A musmove node named after its executable, parameters from the config file then `parameters`."""
-    config = LaunchConfiguration('config')
+def check(context: LaunchContext) -> list:
+    """Check the argument values and the parameter file (graph.check) before any node starts."""
+    graph.check({argument.name: context.launch_configurations[argument.name] for argument in graph.ARGUMENTS})
+    return []
+
+
+def typed(argument: str) -> ParameterValue:
+    """The launch argument as a parameter of its type: start_time:=5 is a float, a file name a string."""
+    return ParameterValue(LaunchConfiguration(argument), value_type=graph.arguments()[argument].value_type)
+
+
+def node(description: graph.Node) -> Node:
+    """A musmove node: parameters from the config file then the arguments; a source respawns."""
+    overrides = {parameter: typed(argument) for parameter, argument in description.parameters.items()}
+    if description.respawn:
+        lifecycle = {'respawn': True, 'respawn_delay': graph.RESPAWN_DELAY}
+    else:
+        lifecycle = {'on_exit': Shutdown(reason=f'required node {description.name} exited')}
     return Node(
-        package='musmove',
-        executable=executable,
-        name=executable,
+        package=graph.PACKAGE,
+        executable=description.executable,
+        name=description.name,
         output='screen',
-        parameters=[config, parameters],
-        **kwargs,
+        parameters=[LaunchConfiguration('config'), overrides],
+        remappings=[(topic, LaunchConfiguration(argument)) for topic, argument in description.remappings.items()],
+        condition=condition(description.condition),
+        **lifecycle,
+    )
+
+
+def process(description: graph.Process) -> ExecuteProcess:
+    """A required process that is not a node (the recorder), its command's arguments substituted."""
+    command = [LaunchConfiguration(p.argument) if isinstance(p, graph.Arg) else p for p in description.command]
+    return ExecuteProcess(
+        cmd=command,
+        name=description.name,
+        output='screen',
+        condition=condition(description.condition),
+        on_exit=Shutdown(reason=f'required process {description.name} exited'),
     )
 
 
 def generate_launch_description() -> LaunchDescription:
-    common = {'use_sim_time': typed('use_sim_time', bool)}
-    replay = {**common, 'start_time': typed('start_time', float)}
+    nodes = [node(description) for description in graph.NODES]
     return LaunchDescription(
         [
-            DeclareLaunchArgument(
-                'config',
-                default_value=PathJoinSubstitution([FindPackageShare('musmove'), 'config', 'coordination.yaml']),
-                description='Parameter file for every node.',
-            ),
-            DeclareLaunchArgument(
-                'audio_file', default_value='', description='Audio file to play; empty: the live microphone.'
-            ),
-            DeclareLaunchArgument(
-                'imu_file', default_value='', description='IMU recording to play; empty: a live driver on imu.'
-            ),
-            DeclareLaunchArgument(
-                'mocap_file', default_value='', description='Motion capture to play; empty: a live driver on mocap.'
-            ),
-            DeclareLaunchArgument(
-                'start_time',
-                default_value='0.0',
-                description='Common clock time [s] of the first sample of every file; 0: each starts at once.',
-            ),
-            DeclareLaunchArgument(
-                'beat_model',
-                default_value='beat_crnn.onnx',
-                description='ONNX beat model for beat_tracker (path or name in share/musmove/models); empty: DSP.',
-            ),
-            DeclareLaunchArgument(
-                'use_sim_time', default_value='false', description='Follow /clock (for replayed bags).'
-            ),
-            musmove_node('audio_source', {**replay, 'file': typed('audio_file', str)}),
-            musmove_node('imu_source', {**replay, 'file': typed('imu_file', str)}, condition=given('imu_file')),
-            musmove_node('mocap_source', {**replay, 'file': typed('mocap_file', str)}, condition=given('mocap_file')),
-            musmove_node('synchronizer', common),
-            musmove_node('beat_tracker', {**common, 'model': typed('beat_model', str)}),
+            *(declare(argument) for argument in graph.ARGUMENTS),
+            OpaqueFunction(function=check),
+            GroupAction([PushRosNamespace(LaunchConfiguration('namespace')), *nodes]),
+            *(process(description) for description in graph.PROCESSES),
         ]
     )

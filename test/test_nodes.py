@@ -39,9 +39,9 @@ def declared_parameters(ros_node, name: str) -> set[str]:
     """The parameters a running node declared (as `ros2 param list` shows them), less rclpy's own."""
     client = ros_node.create_client(ListParameters, f'/{name}/list_parameters')
     try:
-        assert client.wait_for_service(timeout_sec=10)
+        assert client.wait_for_service(timeout_sec=30)
         future = client.call_async(ListParameters.Request())
-        assert wait_for(future.done, ros_node, timeout=10)
+        assert wait_for(future.done, ros_node, timeout=30)
         return set(future.result().result.names) - {'use_sim_time', 'start_type_description_service'}
     finally:
         ros_node.destroy_client(client)
@@ -52,9 +52,9 @@ def parameter_values(ros_node, name: str) -> dict:
     names = sorted(documented_parameters(name))
     client = ros_node.create_client(GetParameters, f'/{name}/get_parameters')
     try:
-        assert client.wait_for_service(timeout_sec=10)
+        assert client.wait_for_service(timeout_sec=30)
         future = client.call_async(GetParameters.Request(names=names))
-        assert wait_for(future.done, ros_node, timeout=10)
+        assert wait_for(future.done, ros_node, timeout=30)
         values = future.result().values
         assert len(values) == len(names), 'a parameter without a value hides all of them from GetParameters'
         return {key: parameter_value_to_python(value) for key, value in zip(names, values, strict=True)}

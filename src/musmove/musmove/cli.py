@@ -33,6 +33,12 @@ def demo(args: argparse.Namespace) -> int:
     return run_demo(duration=args.duration)
 
 
+def launch(args: argparse.Namespace) -> int:
+    from musmove.launcher import launch as start
+
+    return start(args.description, args.arguments, show_args=args.show_args, dry_run=args.print)
+
+
 def eval_beats(args: argparse.Namespace) -> int:
     from musmove.beat_eval import evaluate, write_report
 
@@ -122,6 +128,19 @@ def parser() -> argparse.ArgumentParser:
         '--duration', type=float, default=None, metavar='S', help='stop after S seconds (default: the whole recording)'
     )
     demo_verb.set_defaults(handler=demo)
+
+    launching = verbs.add_parser(
+        'launch',
+        help='start the coordination graph, like `ros2 launch musmove coordination.launch.py`',
+        description='Start every node of a launch description (coordination) from config/coordination.yaml, '
+        'each in its own process with its output prefixed, until Ctrl-C or SIGTERM. '
+        'Exit status 2: a wrong argument or parameter file, nothing started; 1: a required process exited.',
+    )
+    launching.add_argument('description', metavar='NAME', help='launch description: coordination')
+    launching.add_argument('arguments', nargs='*', metavar='name:=value', help='launch arguments (see --show-args)')
+    launching.add_argument('-s', '--show-args', action='store_true', help='list the arguments, defaults and values')
+    launching.add_argument('-p', '--print', action='store_true', help='print each command line instead of starting')
+    launching.set_defaults(handler=launch)
 
     beats = verbs.add_parser(
         'eval-beats',

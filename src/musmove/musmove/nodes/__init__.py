@@ -1,5 +1,6 @@
 """musmove's ROS 2 nodes; every node module has a `main` console entry point built on `spin`."""
 
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -48,11 +49,19 @@ class MusmoveNode(Node):
         self._warned[key] = (now, 0)
 
 
+def _interrupt_once(signum: int, frame: Any) -> None:
+    """Stop on the first SIGINT; ignore the ones after it (a terminal's Ctrl-C reaches every process of a
+    `ros2 launch`, which then sends its own SIGINT: a second KeyboardInterrupt would kill the shutdown)."""
+    signal.signal(signum, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) -> int:
     """Run a node until it finishes, SIGINT or SIGTERM; return the process exit status.
 
     A configuration error is reported on one line on stderr, with exit status 2.
     """
+    signal.signal(signal.SIGINT, _interrupt_once)  # rclpy's own handler passes the signal on to this one
     try:
         with rclpy.init(args=args):
             node = make_node()
