@@ -147,9 +147,12 @@ def test_a_wrong_parameter_file_is_named_with_its_key(text, message, tmp_path):
     assert result.stderr.count('\n') == 1 and result.stdout == ''
 
 
-def test_config_keys_must_reach_the_nodes_in_the_namespace():
+def test_config_keys_must_reach_the_nodes_in_the_namespace(tmp_path):
     """'audio_source' is the node /audio_source: under a namespace its parameters would be lost silently."""
-    result = musmove_launch('namespace:=lab')
+    assert all('__ns:=/lab' in command for command in printed(['namespace:=lab']).values())  # shipped keys: /**/
+    config = tmp_path / 'coordination.yaml'
+    config.write_text('audio_source:\n  ros__parameters: {hop_size: 512}\n')
+    result = musmove_launch('namespace:=lab', f'config:={config}')
     assert result.returncode == 2
     assert "'audio_source' does not apply to /lab/audio_source" in result.stderr
     assert 'name it /**/audio_source' in result.stderr

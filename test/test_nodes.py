@@ -65,7 +65,7 @@ def parameter_values(ros_node, name: str) -> dict:
 def documented_values(name: str) -> dict:
     """The parameters config/coordination.yaml documents for a node, with their values."""
     config = yaml.safe_load(CONFIG.read_text())
-    return config.get(name, {}).get('ros__parameters', {})
+    return config.get(f'/**/{name}', {}).get('ros__parameters', {})
 
 
 def documented_parameters(name: str) -> set[str]:

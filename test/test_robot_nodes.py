@@ -41,7 +41,7 @@ HOME = np.array(list(PANDA_HOME.values()))
 LIMITS = JointLimits.from_urdf(panda_urdf(), 10.0, NAMES)  # the config's acceleration_limits
 NOD_JOINT = NAMES.index('panda_joint6')  # the nod's marking joint: at a minimum on every beat
 DT = 0.01  # control period
-LEAD = yaml.safe_load(Path(CONFIG).read_text())['robot_controller']['ros__parameters']['command_lead']
+LEAD = yaml.safe_load(Path(CONFIG).read_text())['/**/robot_controller']['ros__parameters']['command_lead']
 BEAT = 0.5  # 120 BPM
 LOOKAHEAD = 0.093  # a beat is reported OBSERVED this long after it, as beat_tracker does
 LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
