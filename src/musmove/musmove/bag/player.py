@@ -20,6 +20,7 @@ from musmove.bag.types import message_class, replay_qos
 from musmove.progress import Progress
 
 SETTLE = 0.25  # s: a subscriber matches a publisher shortly after the publisher matched it (best effort loses those)
+LINGER = 0.5  # s: publishers stay after the last message, for best-effort subscribers to receive it
 CLOCK_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT)  # what rclpy's TimeSource asks for
 
 
@@ -57,9 +58,11 @@ class Player:
         progress.close()
 
     def wait_for_acknowledgements(self, timeout: float = 5.0) -> None:
-        """Give reliable subscribers the time to receive the last messages before the publishers go."""
+        """Give subscribers the time to receive the last messages before the publishers go: reliable ones
+        acknowledge; best-effort ones get no acknowledgement, so a short linger covers their last sample."""
         for publisher in self.publishers.values():
             publisher.wait_for_all_acked(Duration(seconds=timeout))
+        time.sleep(LINGER)
 
     def _wait_until(self, due: int) -> None:
         while (now := time.monotonic_ns()) < due or (self.clock and now >= self.next_tick):

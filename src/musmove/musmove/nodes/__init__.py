@@ -9,8 +9,9 @@ from typing import Any
 import rclpy
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
-from rclpy.executors import ExternalShutdownException
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
 
 
@@ -49,11 +50,23 @@ class MusmoveNode(Node):
         self._warned[key] = (now, 0)
 
 
-def _interrupt_once(signum: int, frame: Any) -> None:
-    """Stop on the first SIGINT; ignore the ones after it (a terminal's Ctrl-C reaches every process of a
-    `ros2 launch`, which then sends its own SIGINT: a second KeyboardInterrupt would kill the shutdown)."""
-    signal.signal(signum, signal.SIG_IGN)
-    raise KeyboardInterrupt
+_spinning: list[MusmoveNode] = []  # the node `spin` runs, once it is built
+WAKE = 0.1  # s: the longest the executor waits, so that a signal is handled soon
+
+
+def _finish(signum: int, frame: Any) -> None:
+    """Finish the spinning node on the first SIGINT or SIGTERM and ignore later ones.
+
+    The node finishes between callbacks, before its context shuts down, so no callback publishes into a
+    dead context; and a terminal's Ctrl-C reaches every process of a `ros2 launch`, which then sends its
+    own SIGINT: the second one must not kill the shutdown.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    if not _spinning:
+        raise KeyboardInterrupt  # still starting: nothing to finish yet
+    if not _spinning[0].finished.done():
+        _spinning[0].finished.set_result(None)
 
 
 def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) -> int:
@@ -61,11 +74,17 @@ def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) ->
 
     A configuration error is reported on one line on stderr, with exit status 2.
     """
-    signal.signal(signal.SIGINT, _interrupt_once)  # rclpy's own handler passes the signal on to this one
+    signal.signal(signal.SIGINT, _finish)
+    signal.signal(signal.SIGTERM, _finish)
     try:
-        with rclpy.init(args=args):
+        with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = make_node()
-            rclpy.spin_until_future_complete(node, node.finished)
+            _spinning.append(node)
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            while not node.finished.done():
+                executor.spin_once(timeout_sec=WAKE)
+            executor.shutdown()
             return 0
     except (ConfigurationError, ParameterException) as error:
         print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {error}', file=sys.stderr)
