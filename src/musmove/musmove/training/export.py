@@ -50,7 +50,7 @@ def export(
         args = (window, torch.zeros(model.state_shape))
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():  # the TorchScript exporter's notes on its deprecation and on batch sizes
-        warnings.simplefilter('ignore', (DeprecationWarning, UserWarning))
+        warnings.simplefilter('ignore', (DeprecationWarning, UserWarning, torch.jit.TracerWarning))
         _export(model, args, path, inputs, outputs)
     card = {
         'card_version': CARD_VERSION,
