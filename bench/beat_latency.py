@@ -16,39 +16,26 @@ frame without ROS; the difference is transport, (de)serialisation and executor o
 
 import argparse
 import os
-import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
-
-# A private domain on this host only, before rclpy initialises (the tests do the same).
-os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid() + 1).randrange(1, 200))
-os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
 import numpy as np
 import rclpy
 from beat_tracking import HOP, RATE, causal
-from builtin_interfaces.msg import Time
+from node_processes import NS, Child, spin_until, stamp_ns, stop
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.subscription import MessageInfo
 
 from musmove.audio import load_audio
-from musmove.cli import node_executable
 from musmove.data import bundled, render_midi
 from musmove_msgs.msg import AudioFrame, Beat
 
-NS, MS = 10**9, 10**6
+MS = 10**6
 MIDI = 'groove_drummer3_rock_120.mid'
-
-
-def stamp_ns(stamp: Time) -> int:
-    return stamp.sec * NS + stamp.nanosec
 
 
 class Listener(Node):
@@ -76,38 +63,6 @@ class Listener(Node):
         self.beats.append((beat.kind, frame, arrival, info['source_timestamp'], info['received_timestamp']))
 
 
-class Child:
-    """A musmove node in its own process, output kept in `log_dir`."""
-
-    def __init__(self, name: str, ros_args: list[str], log_dir: Path) -> None:
-        self.name, self.log = name, log_dir / f'{name}.log'
-        with self.log.open('w') as out:
-            command = [str(node_executable(name)), '--ros-args', *ros_args]
-            self.popen = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-
-    def stop(self) -> None:
-        """SIGINT, as Ctrl-C does; kill if it has not exited after 5 s."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGINT)
-            try:
-                self.popen.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-
-
-def spin_until(
-    executor: SingleThreadedExecutor, done: Callable[[], object], timeout: float, children: list[Child]
-) -> bool:
-    """Spin until done() holds, `timeout` s pass or a child exits; whether done() holds."""
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        if exited := [c for c in children if c.popen.poll() is not None]:
-            raise RuntimeError(f'{exited[0].name} exited: {exited[0].log.read_text()[-2000:]}')
-        executor.spin_once(timeout_sec=0.05)
-    return done()
-
-
 def measure(seconds: float, model: str, log_dir: Path) -> Listener:
     """Run source, tracker and listener; the listener after `seconds` s of frames."""
     wav = render_midi(bundled(MIDI), RATE)
@@ -123,8 +78,7 @@ def measure(seconds: float, model: str, log_dir: Path) -> Listener:
             raise RuntimeError('no audio frame within 60 s')
         spin_until(executor, lambda: False, seconds, children)
     finally:
-        for child in children:
-            child.stop()
+        stop(children[::-1])  # the source first
         executor.shutdown()
         node.destroy_node()
     return node

@@ -17,44 +17,31 @@ the detected beats with no latency would get.
 
 import argparse
 import os
-import random
-import signal
-import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-# A private domain on this host only, before rclpy initialises (the tests do the same).
-os.environ['ROS_DOMAIN_ID'] = str(random.Random(os.getpid() + 2).randrange(1, 200))
-os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 
 import mido
 import numpy as np
 import rclpy
-from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray
+from node_processes import NS, Child, spin_until, stamp_ns, stop
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
 from musmove.beat_data import Example, examples, render
-from musmove.cli import node_executable
 from musmove.nodes.robot_controller import PROMINENCE, event_kind
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events
 from musmove.robot.moves import PANDA_MOVES
 from musmove_msgs.msg import AudioFrame, Beat, CoordinationMetrics
 
-NS, MS = 10**9, 10**6
+MS = 10**6
 CONFIG = str(Path(__file__).resolve().parent.parent / 'config' / 'coordination.yaml')
 MIN_LENGTH = 30.0  # [s] shortest performance taken
-
-
-def stamp_ns(stamp: Time) -> int:
-    return stamp.sec * NS + stamp.nanosec
 
 
 class Listener(Node):
@@ -98,41 +85,9 @@ class Listener(Node):
         self.frame_delays.append(time.time_ns() - due)
 
 
-class Child:
-    """A musmove node in its own process with the shipped parameters, output kept in `log_dir`."""
-
-    def __init__(self, name: str, parameters: dict[str, str], log_dir: Path) -> None:
-        self.name, self.log = name, log_dir / f'{name}.log'
-        overrides = [arg for key, value in parameters.items() for arg in ('-p', f'{key}:={value}')]
-        with self.log.open('w') as out:
-            command = [str(node_executable(name)), '--ros-args', '--params-file', CONFIG, *overrides]
-            self.popen = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(children: list[Child]) -> list[int]:
-    """SIGINT to all, as Ctrl-C does; kill those still running 5 s later. Their exit statuses."""
-    for child in children:
-        if child.popen.poll() is None:
-            child.popen.send_signal(signal.SIGINT)
-    for child in children:
-        try:
-            child.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            child.popen.kill()
-            child.popen.wait()
-    return [child.popen.returncode for child in children]
-
-
-def spin_until(
-    executor: SingleThreadedExecutor, done: Callable[[], object], timeout: float, children: list[Child]
-) -> bool:
-    """Spin until done() holds, `timeout` s pass or a child exits; whether done() holds."""
-    deadline = time.monotonic() + timeout
-    while not done() and time.monotonic() < deadline:
-        if exited := [c for c in children if c.popen.poll() is not None]:
-            raise RuntimeError(f'{exited[0].name} exited: {exited[0].log.read_text()[-2000:]}')
-        executor.spin_once(timeout_sec=0.02)
-    return done()
+def shipped(parameters: dict[str, str]) -> list[str]:
+    """ROS arguments: the shipped parameter file, then `parameters`."""
+    return ['--params-file', CONFIG, *(arg for key, value in parameters.items() for arg in ('-p', f'{key}:={value}'))]
 
 
 def perform(example: Example, args: argparse.Namespace, log_dir: Path) -> tuple[Listener, int, list[str]]:
@@ -145,10 +100,10 @@ def perform(example: Example, args: argparse.Namespace, log_dir: Path) -> tuple[
     t0 = round(float(start_time) * NS)  # as audio_source reads it
     source = {'file': str(wav), 'start_time': start_time, 'wait_for_subscribers': '2', 'loop': 'false'}
     children = [
-        Child('audio_source', source, log_dir),
-        Child('robot_sim', {'robot': args.robot}, log_dir),
-        Child('robot_controller', {'move': args.move}, log_dir),
-        Child('beat_tracker', {}, log_dir),
+        Child('audio_source', shipped(source), log_dir),
+        Child('robot_sim', shipped({'robot': args.robot}), log_dir),
+        Child('robot_controller', shipped({'move': args.move}), log_dir),
+        Child('beat_tracker', shipped({}), log_dir),
     ]
     try:
         # The tracker must hear the file from sample 0; the robot may join later, within the settling time.
