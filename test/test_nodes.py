@@ -35,31 +35,36 @@ def start_arguments(name: str, wav: Path) -> list[str]:
     return arguments[name]()
 
 
-def declared_parameters(ros_node, name: str) -> set[str]:
-    """The parameters a running node declared (as `ros2 param list` shows them), less rclpy's own."""
-    client = ros_node.create_client(ListParameters, f'/{name}/list_parameters')
+def call(ros_node, service_type, service: str, request):
+    """The response of a service call; the request is sent again if no response came within 5 s.
+
+    Fast DDS may drop a response when the client's response reader is not matched yet, which
+    `wait_for_service` does not check (it sees the request side only): the call then never returns.
+    """
+    client = ros_node.create_client(service_type, service)
     try:
         assert client.wait_for_service(timeout_sec=30)
-        future = client.call_async(ListParameters.Request())
-        assert wait_for(future.done, ros_node, timeout=30)
-        return set(future.result().result.names) - {'use_sim_time', 'start_type_description_service'}
+        for _ in range(6):
+            future = client.call_async(request)
+            if wait_for(future.done, ros_node, timeout=5):
+                return future.result()
+        raise AssertionError(f'{service}: no response to 6 calls')
     finally:
         ros_node.destroy_client(client)
+
+
+def declared_parameters(ros_node, name: str) -> set[str]:
+    """The parameters a running node declared (as `ros2 param list` shows them), less rclpy's own."""
+    names = call(ros_node, ListParameters, f'/{name}/list_parameters', ListParameters.Request()).result.names
+    return set(names) - {'use_sim_time', 'start_type_description_service'}
 
 
 def parameter_values(ros_node, name: str) -> dict:
     """Every documented parameter of a running node, read in one GetParameters call."""
     names = sorted(documented_parameters(name))
-    client = ros_node.create_client(GetParameters, f'/{name}/get_parameters')
-    try:
-        assert client.wait_for_service(timeout_sec=30)
-        future = client.call_async(GetParameters.Request(names=names))
-        assert wait_for(future.done, ros_node, timeout=30)
-        values = future.result().values
-        assert len(values) == len(names), 'a parameter without a value hides all of them from GetParameters'
-        return {key: parameter_value_to_python(value) for key, value in zip(names, values, strict=True)}
-    finally:
-        ros_node.destroy_client(client)
+    values = call(ros_node, GetParameters, f'/{name}/get_parameters', GetParameters.Request(names=names)).values
+    assert len(values) == len(names), 'a parameter without a value hides all of them from GetParameters'
+    return {key: parameter_value_to_python(value) for key, value in zip(names, values, strict=True)}
 
 
 def documented_values(name: str) -> dict:
