@@ -33,7 +33,7 @@ DEMO_MOCAP = 'uci-gesture-phase/raw/c3_raw.csv'
 SAMPLE_RATE = 22050
 HOP_SIZE = 512
 UCI_SPEED_LIMIT = 'max_joint_speed:=200.0'  # the UCI Kinect coordinates are not in metres (recordings.py)
-STARTUP = 5.0  # seconds for the processes to come up before the common start time
+STARTUP = 8.0  # seconds for the processes to come up before the common start time (5 processes on 2 cores)
 STATES = {value: name for name, value in vars(StreamStatus).items() if name.isupper() and isinstance(value, int)}
 
 
