@@ -40,7 +40,7 @@ def _data(name: str) -> Path:
     try:
         root = shared_data()
     except FileNotFoundError as error:
-        pytest.skip(str(error))
+        pytest.skip(f'the shared data sets are missing: {error}')
     if not (root / name).is_dir():
         pytest.skip(f'the data set folder {root / name} is missing')
     return root

@@ -99,7 +99,7 @@ def groove_test_split():
     try:
         return examples(dataset='groove', split='test')
     except FileNotFoundError as error:
-        pytest.skip(str(error))
+        pytest.skip(f'the shared data sets are missing: {error}')
 
 
 def test_eval_beats_writes_the_report(tmp_path):
