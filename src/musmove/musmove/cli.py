@@ -8,6 +8,8 @@ from pathlib import Path
 
 from ament_index_python.packages import PackageNotFoundError, get_package_prefix
 
+from musmove.training import ARCHITECTURE_NAMES, TASKS
+
 
 def node_executable(name: str) -> Path:
     """The installed console entry point of a musmove node (what `ros2 run musmove NAME` runs)."""
@@ -167,13 +169,15 @@ def parser() -> argparse.ArgumentParser:
         description='Train a causal model on the train split (validation split for early stopping), check it, '
         'and write models/<task>_<arch>.onnx and .json. Needs requirements/training.txt (torch).',
     )
-    training.add_argument('--task', choices=['beat'], default='beat', help='what the model predicts')
-    training.add_argument('--arch', choices=['crnn'], default='crnn', help='architecture')
-    training.add_argument('--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='data sets')
-    training.add_argument('--epochs', type=int, default=30, help='most epochs (early stopping may end sooner)')
-    training.add_argument('--steps', type=int, default=100, help='batches per epoch')
-    training.add_argument('--max-minutes', type=float, default=25.0, help='wall-clock budget of the training')
-    training.add_argument('--limit', type=int, default=None, metavar='N', help='at most N tracks per data set')
+    training.add_argument(
+        '--task', choices=TASKS, default='beat', help='beat (Groove MIDI, ASAP) or gesture (UCI gesture phase)'
+    )
+    training.add_argument('--arch', choices=ARCHITECTURE_NAMES, default='crnn', help='architecture')
+    training.add_argument('--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='beat data sets')
+    training.add_argument('--epochs', type=int, help='most epochs (early stopping may end sooner; beat 30, gesture 20)')
+    training.add_argument('--steps', type=int, help='batches per epoch (beat 100, gesture 40)')
+    training.add_argument('--max-minutes', type=float, help='wall-clock budget of one training (beat 25, gesture 5)')
+    training.add_argument('--limit', type=int, default=None, metavar='N', help='at most N beat tracks per data set')
     training.add_argument('--seed', type=int, default=0)
     training.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     training.add_argument('--out', default='models', metavar='DIR', help='output folder (default: models)')

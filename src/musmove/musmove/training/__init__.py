@@ -4,3 +4,7 @@ Needs the training extra (`pip install -r requirements/training.txt`: torch==2.1
 at run time imports this package: the nodes run the exported ONNX files with onnxruntime
 (`musmove.onnx_models`).
 """
+
+STUDY = ('cnn', 'rnn', 'lstm', 'cnn_lstm', 'transformer')  # the seed paper's five architectures, in its order
+ARCHITECTURE_NAMES = (*STUDY, 'crnn')  # and the CRNN of the shipped beat model
+TASKS = ('beat', 'gesture')

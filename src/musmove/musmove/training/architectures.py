@@ -1,5 +1,10 @@
 """Causal sequence models: whole sequences for training, one frame at a time for export.
 
+The five architectures of the study (`ARCHITECTURES`): a temporal CNN (dilated causal convolutions),
+an Elman RNN, an LSTM, a CNN-LSTM (causal convolutions, then an LSTM) and a Transformer (causal
+self-attention over a sliding window with learned relative-position biases); and the CRNN of the
+shipped beat model (2-D convolutions over time and mel bands, then a GRU).
+
 Every model maps features (batch, frames, size) to logits (batch, frames, classes), frame t seeing
 frames <= t only. It normalises its input with the training set's mean and std (buffers, so the
 exported graph takes raw features) and pads the start with `pad` (the features of silence).
@@ -7,8 +12,13 @@ exported graph takes raw features) and pads the start with `pad` (the features o
 graph that is exported (see `musmove.onnx_models`).
 """
 
+import math
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
+
+from musmove.training import ARCHITECTURE_NAMES
 
 
 class CausalModel(nn.Module):
@@ -80,4 +90,161 @@ class CRNN(CausalModel):
         return self.head(output[:, -1]), state
 
 
-ARCHITECTURES: dict[str, type[CausalModel]] = {'crnn': CRNN}
+def causal_convolutions(size: int, hidden: int, dilations: tuple[int, ...], dropout: float) -> nn.Sequential:
+    """Unpadded 1-D convolutions (kernel 3) over time, channels first: the output is `sum(2 d)` frames shorter."""
+    layers: list[nn.Module] = []
+    for dilation in dilations:
+        layers += [nn.Conv1d(size, hidden, 3, dilation=dilation), nn.BatchNorm1d(hidden), nn.ELU(), nn.Dropout(dropout)]
+        size = hidden
+    return nn.Sequential(*layers)
+
+
+class TemporalCNN(CausalModel):
+    """Dilated causal convolutions (a small TCN) and a linear head; no state: the step sees its receptive field."""
+
+    def __init__(
+        self,
+        size: int,
+        classes: int,
+        mean: Tensor,
+        std: Tensor,
+        pad: float,
+        hidden: int = 64,
+        dilations: tuple[int, ...] = (1, 2, 4, 8),
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(mean, std, pad)
+        self.window = 1 + 2 * sum(dilations)
+        self.convolutions = causal_convolutions(size, hidden, dilations, dropout)
+        self.head = nn.Linear(hidden, classes)
+
+    def encode(self, normalized: Tensor) -> Tensor:
+        return self.convolutions(normalized.transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.head(self.encode(self.normalized(features)))
+
+    def step(self, window: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        return self.head(self.encode((window - self.mean) / self.std)[:, -1]), state
+
+
+class Recurrent(CausalModel):
+    """An input layer (linear, or causal convolutions for the CNN-LSTM), a unidirectional RNN/LSTM, a linear head.
+
+    The step's state is (layers, 1, hidden) for the RNN and, for the LSTM, h and c stacked: (2 layers, 1, hidden).
+    """
+
+    def __init__(
+        self,
+        size: int,
+        classes: int,
+        mean: Tensor,
+        std: Tensor,
+        pad: float,
+        cell: str = 'lstm',
+        hidden: int = 64,
+        layers: int = 1,
+        dilations: tuple[int, ...] = (),
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(mean, std, pad)
+        self.window = 1 + 2 * sum(dilations)
+        self.input = (
+            causal_convolutions(size, hidden, dilations, dropout)
+            if dilations
+            else nn.Sequential(nn.Conv1d(size, hidden, 1), nn.ELU(), nn.Dropout(dropout))
+        )
+        self.lstm = cell == 'lstm'
+        self.recurrent = (nn.LSTM if self.lstm else nn.RNN)(hidden, hidden, layers, batch_first=True)
+        self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, classes))
+        self.layers = layers
+        self.state_shape = ((2 if self.lstm else 1) * layers, 1, hidden)
+
+    def encode(self, normalized: Tensor) -> Tensor:
+        return self.input(normalized.transpose(1, 2)).transpose(1, 2)
+
+    def forward(self, features: Tensor) -> Tensor:
+        output, _ = self.recurrent(self.encode(self.normalized(features)))
+        return self.head(output)
+
+    def step(self, window: Tensor, state: Tensor) -> tuple[Tensor, Tensor]:
+        encoded = self.encode((window - self.mean) / self.std)
+        if self.lstm:
+            output, (h, c) = self.recurrent(encoded, (state[: self.layers], state[self.layers :]))
+            return self.head(output[:, -1]), torch.cat([h, c])
+        output, state = self.recurrent(encoded, state)
+        return self.head(output[:, -1]), state
+
+
+class Attention(nn.Module):
+    """Multi-head self-attention of each frame to itself and the `span - 1` frames before it (pre-norm block)."""
+
+    def __init__(self, width: int, heads: int, span: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.span = heads, span
+        self.norm1, self.norm2 = nn.LayerNorm(width), nn.LayerNorm(width)
+        self.qkv, self.out = nn.Linear(width, 3 * width), nn.Linear(width, width)
+        self.bias = nn.Parameter(torch.zeros(heads, span))  # by distance to the attended frame
+        self.feed = nn.Sequential(
+            nn.Linear(width, 2 * width), nn.GELU(), nn.Dropout(dropout), nn.Linear(2 * width, width)
+        )
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        batch, frames, width = x.shape
+        position = torch.arange(frames, device=x.device)
+        distance = position[:, None] - position[None, :]
+        seen = (distance >= 0) & (distance < self.span)
+        q, k, v = self.qkv(self.norm1(x)).view(batch, frames, 3, self.heads, -1).permute(2, 0, 3, 1, 4)
+        scores = q @ k.transpose(-1, -2) / math.sqrt(q.shape[-1]) + self.bias[:, distance.clamp(0, self.span - 1)]
+        weights = self.dropout(torch.softmax(scores.masked_fill(~seen, float('-inf')), dim=-1))
+        x = x + self.dropout(self.out((weights @ v).transpose(1, 2).reshape(batch, frames, width)))
+        return x + self.dropout(self.feed(self.norm2(x)))
+
+
+class CausalTransformer(CausalModel):
+    """A linear embedding, `layers` windowed causal self-attention blocks, a linear head.
+
+    Each block looks `span - 1` frames back, so the output of a frame depends on the last
+    `layers (span - 1) + 1` frames: the step's window, on which it is exactly the sequence model's.
+    """
+
+    def __init__(
+        self,
+        size: int,
+        classes: int,
+        mean: Tensor,
+        std: Tensor,
+        pad: float,
+        hidden: int = 64,
+        heads: int = 4,
+        layers: int = 2,
+        span: int = 16,
+        dropout: float = 0.1,
+    ) -> None:
+        super().__init__(mean, std, pad)
+        self.window = layers * (span - 1) + 1
+        self.embed = nn.Linear(size, hidden)
+        self.blocks = nn.Sequential(*(Attention(hidden, heads, span, dropout) for _ in range(layers)))
+        self.head = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, classes))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.head(self.blocks(self.embed(self.normalized(features))))[:, self.window - 1 :]
+
+    def step(self, window: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        return self.head(self.blocks(self.embed((window - self.mean) / self.std))[:, -1]), state
+
+
+def _named(cls: type[CausalModel], **fixed) -> Callable[..., CausalModel]:
+    return lambda *args, **kwargs: cls(*args, **fixed, **kwargs)
+
+
+ARCHITECTURES: dict[str, Callable[..., CausalModel]] = {
+    'cnn': TemporalCNN,
+    'rnn': _named(Recurrent, cell='rnn'),
+    'lstm': _named(Recurrent, cell='lstm'),
+    'cnn_lstm': _named(Recurrent, cell='lstm', dilations=(1, 2)),
+    'transformer': CausalTransformer,
+    'crnn': CRNN,
+}
+assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES

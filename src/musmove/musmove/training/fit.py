@@ -44,13 +44,17 @@ def fit(
     validation_loss: Callable[[nn.Module], float],
     loss: Callable[[Tensor, Tensor], Tensor],
     settings: Settings,
+    quiet: bool = False,
 ) -> History:
-    """Train `model` in place on `next_batch()`es; it ends with the weights of the best validation epoch."""
+    """Train `model` in place on `next_batch()`es; it ends with the weights of the best validation epoch.
+
+    `quiet`: no progress bar and no line per epoch (for the many short runs of a cross-validation).
+    """
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=settings.weight_decay)
     total = settings.epochs * settings.steps_per_epoch
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total)
     history, best, began = History(), None, time.monotonic()
-    progress = Progress('training steps', total)
+    progress = Progress('training steps', total, enabled=not quiet)
     for epoch in range(settings.epochs):
         model.train()
         losses = []
@@ -71,7 +75,9 @@ def fit(
         if history.validation_loss[-1] <= min(history.validation_loss):
             history.best_epoch, best = epoch, copy.deepcopy(model.state_dict())
         progress.close()
-        print(f'epoch {epoch + 1}: train {history.train_loss[-1]:.4f}, validation {history.validation_loss[-1]:.4f}')
+        if not quiet:
+            train, validation = history.train_loss[-1], history.validation_loss[-1]
+            print(f'epoch {epoch + 1}: train {train:.4f}, validation {validation:.4f}')
         minutes = (time.monotonic() - began) / 60
         if (
             epoch - history.best_epoch >= settings.patience

@@ -1,6 +1,7 @@
-"""`musmove train --task beat`: train a causal beat/downbeat model, validate it, export it to `models/`."""
+"""`musmove train`: train a causal beat/downbeat or gesture-phase model, validate it, export it to `models/`."""
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import mir_eval
@@ -10,13 +11,15 @@ from torch.nn import functional
 
 from musmove.beat_tracking import BeatTracker
 from musmove.progress import Progress
-from musmove.training import beats
+from musmove.training import beats, gesture_training
 from musmove.training.architectures import ARCHITECTURES, CausalModel
 from musmove.training.export import export
 from musmove.training.fit import Settings, fit, seed_everything
 
 CHUNK_FRAMES = 400  # 9.3 s
 BATCH = 24
+SETTINGS = Settings()
+BEAT_HYPER = {'cnn': {'dilations': (1, 2, 4, 8, 16, 32)}, 'transformer': {'span': 32}}  # about 1.5-3 s of context
 
 
 def beat_activations(model: CausalModel, features: np.ndarray) -> np.ndarray:
@@ -45,7 +48,8 @@ def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, .
     seed_everything(settings.seed)
     train, validation = beats.tracks('train', datasets, limit), beats.tracks('validation', datasets, limit)
     mean, std = beats.statistics(train)
-    model = ARCHITECTURES[arch](len(mean), len(beats.CLASSES), mean, std, beats.SILENCE_DB)
+    hyper = BEAT_HYPER.get(arch, {})
+    model = ARCHITECTURES[arch](len(mean), len(beats.CLASSES), mean, std, beats.SILENCE_DB, **hyper)
     rng = np.random.default_rng(settings.seed)
     validation_batches = [beats.batch(validation, BATCH, CHUNK_FRAMES, rng, augment=False) for _ in range(8)]
 
@@ -67,6 +71,7 @@ def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, .
         'name': f'beat_{arch}',
         'task': 'beat',
         'architecture': arch,
+        'hyper': hyper,
         'classes': list(beats.CLASSES),
         'features': {'kind': 'log_mel', **beats.LOG_MEL, 'frame_time': 'window centred on the frame start'},
         'frame_rate': beats.fps(),
@@ -91,8 +96,13 @@ def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, .
 
 
 def main(args: argparse.Namespace) -> int:
-    settings = Settings(epochs=args.epochs, steps_per_epoch=args.steps, max_minutes=args.max_minutes, seed=args.seed)
+    given = {'epochs': args.epochs, 'steps_per_epoch': args.steps, 'max_minutes': args.max_minutes, 'seed': args.seed}
+    defaults = SETTINGS if args.task == 'beat' else gesture_training.SETTINGS
+    settings = replace(defaults, **{key: value for key, value in given.items() if value is not None})
     torch.set_num_threads(args.threads)
-    card = train_beats(args.arch, Path(args.out), settings, tuple(args.dataset), args.limit)
+    if args.task == 'beat':
+        card = train_beats(args.arch, Path(args.out), settings, tuple(args.dataset), args.limit)
+    else:
+        card = gesture_training.train_gestures(args.arch, Path(args.out), settings)
     print(f'wrote {Path(args.out) / card["file"]} and its card')
     return 0
