@@ -117,6 +117,11 @@ ARGUMENTS = (
         'ONNX beat model for beat_tracker (path or name in share/musmove/models); empty: DSP.',
     ),
     Argument(
+        'gesture_model',
+        'gesture_cnn.onnx',
+        "ONNX gesture-phase model for gesture_phase (path or name in share/musmove/models); empty: no gesture_phase.",
+    ),
+    Argument(
         'robot',
         'sim',
         'sim: robot_sim and robot_controller; real: robot_controller commanding robot_topic; none: no robot.',
@@ -145,6 +150,7 @@ NODES = (
     Node('mocap_source', {**REPLAY, 'file': 'mocap_file'}, MOCAP, When('mocap_file', '', equal=False), respawn=True),
     Node('synchronizer', COMMON, {**IMU, **MOCAP}),
     Node('beat_tracker', {**COMMON, 'model': 'beat_model'}),
+    Node('gesture_phase', {**COMMON, 'model': 'gesture_model'}, condition=When('gesture_model', '', equal=False)),
     Node('robot_sim', ROBOT, condition=When('robot', 'sim')),
     Node('robot_controller', ROBOT, condition=When('robot', 'none', equal=False)),
 )
