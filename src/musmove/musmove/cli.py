@@ -64,6 +64,13 @@ def train(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def study(args: argparse.Namespace) -> int:
+    from musmove.study import run
+
+    print(run(Path(args.models), Path(args.docs), args.limit, args.ablation))
+    return 0
+
+
 def record(args: argparse.Namespace) -> int:
     from musmove.bag import BagError
     from musmove.bag import record as record_bag
@@ -182,6 +189,26 @@ def parser() -> argparse.ArgumentParser:
     training.add_argument('--threads', type=int, default=2, help='torch CPU threads')
     training.add_argument('--out', default='models', metavar='DIR', help='output folder (default: models)')
     training.set_defaults(handler=train)
+
+    comparison = verbs.add_parser(
+        'study',
+        help='the five-architecture comparison (Table 2) -> docs/results.md',
+        description='Evaluate the beat and gesture models of the study (CNN, RNN, LSTM, CNN-LSTM, Transformer, '
+        'and the shipped CRNN) found in --models: beat models on the test splits (causal tracking), gesture '
+        'models from their cross-validated cards; write the tables between the study markers of '
+        'docs/results.md, docs/results/study.json and plots. Train the models first with musmove train.',
+    )
+    comparison.add_argument('--models', default='models', metavar='DIR', help='folder of the models (default: models)')
+    comparison.add_argument('--docs', default='docs', metavar='DIR', help='folder of results.md (default: docs)')
+    comparison.add_argument('--limit', type=int, metavar='N', help='at most N test tracks per beat data set')
+    comparison.add_argument(
+        '--ablation',
+        choices=ARCHITECTURE_NAMES,
+        metavar='ARCH',
+        help='also cross-validate this gesture architecture on mocap-only and IMU-only inputs (needs torch; '
+        'about 15 minutes); kept in docs/results/ablation.json',
+    )
+    comparison.set_defaults(handler=study)
     add_bag_verbs(verbs)
     return main
 
