@@ -93,6 +93,22 @@ def play(args: argparse.Namespace) -> int:
         raise SystemExit(f'musmove: error: {error}') from error
 
 
+def evaluate(args: argparse.Namespace) -> int:
+    from musmove.session import evaluate as evaluate_session
+    from musmove.session import report
+
+    bag = Path(args.bag)
+    for path in (bag, args.beats, args.gestures):
+        if path is not None and not Path(path).exists():
+            raise SystemExit(f'musmove: error: {path}: not found')
+    session = evaluate_session(bag, args.beats and Path(args.beats), args.gestures and Path(args.gestures),
+                               args.start_time, args.move)  # fmt: skip
+    out = Path(args.out or f'{bag.name}_report')
+    print(report(session, bag, out), end='')
+    print(f'musmove evaluate: report and plots in {out}/')
+    return 0
+
+
 def bag_info(args: argparse.Namespace) -> int:
     from musmove.bag import BagError, describe
 
@@ -249,6 +265,23 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
         '--wait-for-subscribers', type=int, default=0, metavar='N', help='start once every topic has N subscribers'
     )
     playing.set_defaults(handler=play)
+
+    evaluating = verbs.add_parser(
+        'evaluate',
+        help='score a recorded session: beats, gesture phase, robot asynchrony, latency',
+        description='Score the session recorded in a bag against reference beats (a MIDI file: its metronome; a '
+        "text file: one time in s per line) and the partner's annotated gesture phases (UCI *_raw.csv), both "
+        'from --start-time on the session clock; write report.md with a Table-2-style summary and PNG plots.',
+    )
+    evaluating.add_argument('bag', metavar='BAG', help='bag folder or storage file')
+    evaluating.add_argument('--beats', metavar='FILE', help='reference beats: .mid (metronome) or text (s per line)')
+    evaluating.add_argument('--gestures', metavar='FILE', help="the partner's annotated recording (UCI *_raw.csv)")
+    evaluating.add_argument(
+        '--start-time', type=float, default=0.0, metavar='T', help='session clock time [s] of time 0 of the references'
+    )
+    evaluating.add_argument('--move', choices=['nod', 'sway', 'wave'], default='nod', help="the robot's move")
+    evaluating.add_argument('--out', metavar='DIR', help='report folder (default: <bag>_report)')
+    evaluating.set_defaults(handler=evaluate)
 
     bag = verbs.add_parser('bag', help='inspect or repair a rosbag2 bag', description='Inspect or repair a bag.')
     bag_verbs = bag.add_subparsers(dest='bag_verb', required=True, metavar='VERB')
