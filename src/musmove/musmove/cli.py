@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from musmove.demo import run_demo
 
-    return run_demo(duration=args.duration)
+    return run_demo(duration=args.duration, out=Path(args.out))
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -145,10 +145,11 @@ def parser() -> argparse.ArgumentParser:
 
     demo_verb = verbs.add_parser(
         'demo',
-        help='run the pipeline on the bundled real recording',
-        description='Render the bundled Groove MIDI performance, stream it through '
-        'the nodes over DDS and report what arrived.',
+        help='run the whole loop on the bundled real recording: launch, record, evaluate',
+        description='Render the bundled Groove MIDI performance, run the coordination graph on it with a UCI '
+        'Kinect recording as the partner and the simulated robot, record the session as a bag, evaluate it.',
     )
+    demo_verb.add_argument('--out', default='musmove_demo', metavar='DIR', help='bag, report and launch log')
     demo_verb.add_argument(
         '--duration', type=float, default=None, metavar='S', help='stop after S seconds (default: the whole recording)'
     )

@@ -1,50 +1,60 @@
-"""`musmove demo`: real recordings streamed through the nodes over DDS and put on one clock.
+"""`musmove demo`: the whole experiment loop on real recordings, headless: launch, record, evaluate.
 
-Until the rest of the pipeline lands, the demo runs what exists: the bundled Groove MIDI drum
-performance rendered with fluidsynth (audio_source), a UCI gesture-phase Kinect recording
-(mocap_source) and the virtual IMU of its right wrist at 200 Hz (imu_source), all started on one
-clock, into the synchronizer and the beat_tracker (the trained ONNX model), each node its own
-process with Fast DDS in between. It reports what the synchronizer published (frames, how each
-stream was resampled, the added delay, the estimated offset between IMU and motion capture) and
-the beats, scored against the metronome the drummer played to. The two recordings were not made together: the
-demo shows the plumbing on one clock, not a real audio-movement pairing.
+It renders the bundled Groove MIDI drum performance with fluidsynth and starts the coordination graph
+with `musmove launch coordination` (the graph of launch/coordination.launch.py, each node its own
+process over Fast DDS): audio_source plays the rendering; mocap_source plays a UCI gesture-phase Kinect
+recording as the partner and imu_source the virtual IMU of its right wrist, all on one clock; the
+synchronizer, beat_tracker and gesture_phase run the shipped ONNX models; robot_controller makes the
+simulated Franka Panda (robot_sim, pybullet) nod on the predicted beats; `musmove record` records every
+topic into a rosbag2 bag. While it runs, a listener reports the synchronized frames and beats; at the
+end `musmove.session` scores the bag against the metronome the drummer played to and the phases the
+UCI annotator marked. The two recordings were not made together: the demo shows the loop on one
+clock, not a real audio-movement pairing.
 """
 
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from collections import Counter
+from pathlib import Path
 
 import mir_eval
 import numpy as np
 import rclpy
 import soundfile
-from diagnostic_msgs.msg import DiagnosticArray
+import yaml
+from ament_index_python.packages import get_package_share_directory
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 
 from musmove.beat_data import metronome
-from musmove.cli import node_executable
 from musmove.data import bundled, render_midi, shared_data
 from musmove.progress import Progress
+from musmove.session import evaluate, report
 from musmove_msgs.msg import Beat, StreamStatus, SyncFrame
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 DEMO_MOCAP = 'uci-gesture-phase/raw/c3_raw.csv'
 SAMPLE_RATE = 22050
 HOP_SIZE = 512
-UCI_SPEED_LIMIT = 'max_joint_speed:=200.0'  # the UCI Kinect coordinates are not in metres (recordings.py)
-STARTUP = 8.0  # seconds for the processes to come up before the common start time (5 processes on 2 cores)
+STARTUP = 12.0  # seconds for the ten processes to come up before the common start time, on 2 cores
 STATES = {value: name for name, value in vars(StreamStatus).items() if name.isupper() and isinstance(value, int)}
+DEMO_PARAMETERS = {  # over config/coordination.yaml
+    'synchronizer': {'max_joint_speed': 200.0, 'offset_reference': 'mocap', 'offset_period': 4.0},  # UCI: not metres
+    'imu_source': {'rate': 200.0},
+}
 
 
 class Listener(Node):
-    """Collect SyncFrames, their arrival delays, and the newest diagnostics."""
+    """Collect SyncFrames, their arrival delays, and the newest diagnostic status of each name."""
 
     def __init__(self) -> None:
         super().__init__('musmove_demo')
         self.frames: list[SyncFrame] = []
         self.delays: list[float] = []
-        self.diagnostics: DiagnosticArray | None = None
+        self.diagnostics: dict[str, DiagnosticStatus] = {}
         self.beats: list[Beat] = []
         self.create_subscription(SyncFrame, 'sync_frame', self.on_frame, 100)
         self.create_subscription(Beat, 'beats', self.beats.append, 100)
@@ -56,57 +66,74 @@ class Listener(Node):
         self.frames.append(frame)
 
     def on_diagnostics(self, array: DiagnosticArray) -> None:
-        self.diagnostics = array
+        self.diagnostics.update((status.name, status) for status in array.status)
 
 
-def start(name: str, *parameters: str) -> subprocess.Popen:
-    arguments = [arg for parameter in parameters for arg in ('-p', parameter)]
-    return subprocess.Popen([str(node_executable(name)), '--ros-args', '--log-level', 'warn', *arguments])
+def demo_config(folder: Path) -> Path:
+    """config/coordination.yaml with `DEMO_PARAMETERS` over it, written into `folder`."""
+    config = Path(get_package_share_directory('musmove'), 'config', 'coordination.yaml')
+    parameters = yaml.safe_load(config.read_text())
+    for node, values in DEMO_PARAMETERS.items():
+        parameters[f'/**/{node}']['ros__parameters'].update(values)
+    path = folder / 'demo.yaml'
+    path.write_text(yaml.safe_dump(parameters, sort_keys=False))
+    return path
 
 
-def run_demo(duration: float | None = None) -> int:
-    """Run the demo; return 0 when every node ran to the end cleanly."""
+def run_demo(duration: float | None = None, out: Path = Path('musmove_demo')) -> int:
+    """Run the demo into `out` (bag, report, launch log); return 0 when the graph ran and stopped cleanly."""
     midi = bundled(DEMO_MIDI)
     print(f'musmove demo: rendering {midi.name} (Groove MIDI, CC BY 4.0) with fluidsynth')
     wav = render_midi(midi, SAMPLE_RATE)
     mocap = shared_data() / DEMO_MOCAP
-    print(f'musmove demo: audio {wav.name}; motion capture and virtual wrist IMU from {mocap} (UCI, CC BY 4.0)')
+    print(f'musmove demo: audio {wav.name}; partner (motion capture, virtual wrist IMU) {mocap} (UCI, CC BY 4.0)')
+    seconds = soundfile.info(str(wav)).duration if duration is None else duration
+    shutil.rmtree(out / 'bag', ignore_errors=True)  # the last demo's
+    out.mkdir(parents=True, exist_ok=True)
     begin = time.time() + STARTUP
-    common = (f'start_time:={begin}',)
-    processes = {
-        'synchronizer': start('synchronizer', 'offset_reference:=mocap', 'offset_period:=4.0', UCI_SPEED_LIMIT),
-        'beat_tracker': start('beat_tracker'),
-        'mocap_source': start('mocap_source', f'file:={mocap}', *common),
-        'imu_source': start('imu_source', f'file:={mocap}', 'rate:=200.0', *common),
-        'audio_source': start('audio_source', f'file:={wav}', f'hop_size:={HOP_SIZE}', *common),
-    }
-    audio = processes['audio_source']
+    with tempfile.TemporaryDirectory() as folder:
+        arguments = {
+            'config': demo_config(Path(folder)), 'audio_file': wav, 'imu_file': mocap, 'mocap_file': mocap,
+            'start_time': begin, 'robot': 'sim', 'record': 'true', 'bag': (out / 'bag').resolve(),
+        }  # fmt: skip
+        command = ['musmove', 'launch', 'coordination', *(f'{k}:={v}' for k, v in arguments.items())]
+        print(f'musmove demo: {" ".join(command[:3])} ... (log: {out / "launch.log"}); {seconds:.0f} s of music')
+        with (out / 'launch.log').open('w') as log:
+            launched = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+            status = listen(launched, begin, seconds)
+    if status != 0:
+        errors = [line for line in (out / 'launch.log').read_text().splitlines() if 'error' in line.lower()]
+        print('\n'.join(['musmove demo: the graph failed:', *errors[-5:]]))
+        return status
+    print(f'musmove demo: the graph stopped cleanly; evaluating the bag as\n  musmove evaluate {out / "bag"} '
+          f'--beats {midi} --gestures {mocap} --start-time {begin:.6f} --out {out / "report"}')  # fmt: skip
+    session = evaluate(out / 'bag', midi, mocap, begin)
+    text = report(session, out / 'bag', out / 'report')
+    print(text[text.index('|') : text.index('\n\n', text.index('|'))])
+    print(f'musmove demo: report and plots in {out / "report"}/, the bag in {out / "bag"}/')
+    return status
+
+
+def listen(launched: subprocess.Popen, begin: float, seconds: float) -> int:
+    """Follow the graph for `seconds` of music from `begin`, report it, stop it; its exit status."""
     with rclpy.init():
         listener = Listener()
-        seconds = soundfile.info(str(wav)).duration if duration is None else duration
         progress = Progress('musmove demo: synchronized frames', round(seconds * SAMPLE_RATE / HOP_SIZE))
         try:
-            while audio.poll() is None and (duration is None or time.time() - begin < duration):
+            while launched.poll() is None and time.time() < begin + seconds + 1.0:
                 rclpy.spin_once(listener, timeout_sec=0.1)
                 progress.show(len(listener.frames))
-            deadline = time.monotonic() + 1.5  # frames and diagnostics still in flight
-            while time.monotonic() < deadline:
-                rclpy.spin_once(listener, timeout_sec=0.05)
         finally:
-            for process in processes.values():
-                if process.poll() is None:
-                    process.send_signal(signal.SIGINT)
-            statuses = {name: process.wait(timeout=15) for name, process in processes.items()}
+            if launched.poll() is None:
+                launched.send_signal(signal.SIGINT)
+            status = launched.wait(timeout=60)
         progress.close()
-        report(listener)
-        report_beats(listener.beats, begin, metronome(midi)[:2])
-    failed = {name: status for name, status in statuses.items() if status}
-    if failed:
-        print(f'musmove demo: nodes failed: {failed}')
-    return 1 if failed else 0
+        report_frames(listener)
+        report_beats(listener.beats, begin, metronome(bundled(DEMO_MIDI))[:2])
+    return status
 
 
-def report(listener: Listener) -> None:
+def report_frames(listener: Listener) -> None:
     """Print what the synchronizer published."""
     frames = listener.frames
     if not frames:
@@ -123,8 +150,8 @@ def report(listener: Listener) -> None:
         f'  frame delay            median {np.median(delays):.1f} ms, p99 {np.percentile(delays, 99):.1f} ms '
         '(publish of a frame - time of its first audio sample)'
     )
-    if listener.diagnostics is not None:
-        for status in listener.diagnostics.status:
+    if listener.diagnostics:
+        for status in listener.diagnostics.values():
             values = {item.key: item.value for item in status.values}
             if 'estimated_offset_ms_vs_mocap' in values:
                 print(

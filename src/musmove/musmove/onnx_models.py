@@ -50,7 +50,8 @@ def load_card(model: str | Path, task: str | None = None) -> dict[str, Any]:
     """The card of `model` (.onnx or .json), checked: version, task, the ONNX file's presence and sha256."""
     path = card_path(resolve(model))
     if not path.is_file():
-        raise ModelError(f'{path}: model card not found (every model needs its .json card beside the .onnx)')
+        where = '' if path.is_absolute() else ' in the working directory or share/musmove/models'
+        raise ModelError(f'{path}: model card not found{where} (every model needs its .json card beside the .onnx)')
     try:
         card = json.loads(path.read_text())
         onnx = path.with_name(card['file'])

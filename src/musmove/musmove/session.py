@@ -79,7 +79,9 @@ class Session:
     beat_scores: dict[str, float] = field(default_factory=dict)
     prediction_errors_ms: np.ndarray = field(default_factory=lambda: np.empty(0))
     gesture: dict[str, Any] = field(default_factory=dict)
-    robot: Asynchrony | None = None
+    robot: Asynchrony | None = None  # vs the reference beats (vs the tracker's where there is no reference)
+    robot_vs_tracker: Asynchrony | None = None  # vs the OBSERVED beats, what the controller itself measures
+    tracker_offset_ms: float = float('nan')  # mean of OBSERVED beat - nearest reference beat
     robot_reported: dict[str, float] = field(default_factory=dict)
     latencies_ms: dict[str, np.ndarray] = field(default_factory=dict)
     timeline: dict[str, np.ndarray] = field(default_factory=dict)  # for the plot
@@ -112,10 +114,13 @@ def evaluate(
             )
     if gestures and topics.get('gesture_phase'):
         session.gesture = score_gestures(topics['gesture_phase'], *reference_phases(gestures, start_time))
+    if reference is not None and observed.size:
+        session.tracker_offset_ms = 1e3 * asynchrony(observed, reference).mean  # (matching as for the robot)
     if topics.get('joint_states'):
         session.robot, session.timeline['joint'] = robot_asynchrony(
             topics['joint_states'], move, reference if reference is not None else observed
         )
+        session.robot_vs_tracker, _ = robot_asynchrony(topics['joint_states'], move, observed)
     if topics.get('coordination_metrics'):
         last = topics['coordination_metrics'][-1][1]
         session.robot_reported = {
@@ -154,6 +159,8 @@ def robot_asynchrony(states: list, move: str, beats: np.ndarray) -> tuple[Asynch
         (stamp_seconds(m.header.stamp), m.position[list(m.name).index(joint)]) for _, m in states if joint in m.name
     ]
     times, positions = np.array(rows).T if rows else (np.empty(0), np.empty(0))
+    times, first = np.unique(times, return_index=True)  # in time order, a repeated stamp once
+    positions = positions[first]
     events = detect_events(times, positions, event_kind(chosen), prominence=PROMINENCE) if len(times) > 2 else []
     moving = np.abs(positions - PANDA_HOME[joint]) > PROMINENCE
     span = (times[moving].min(), times[moving].max()) if moving.any() else (np.inf, -np.inf)
@@ -239,8 +246,11 @@ def report(session: Session, bag: Path, out: Path) -> str:
     if session.beat_scores:
         lines += ['Beats (OBSERVED vs reference, mir_eval, first 5 s ignored): '
                   + ', '.join(f'{k} {100 * v:.1f} %' for k, v in session.beat_scores.items()), '']  # fmt: skip
+    if session.robot_vs_tracker is not None:
+        lines += [f"Robot vs the tracker's OBSERVED beats: {session.robot_vs_tracker}; the OBSERVED beats are "
+                  f'{_figure(session.tracker_offset_ms)} ms after the reference beats on average.', '']  # fmt: skip
     if session.robot_reported:
-        lines += ["The controller's own last report (vs its OBSERVED beats): "
+        lines += ["The controller's own last report (vs its OBSERVED beats, last window): "
                   + ', '.join(f'{k} {v:.1f}' for k, v in session.robot_reported.items()), '']  # fmt: skip
     lines += ['| topic | messages | latency median (ms) | p99 (ms) |', '| --- | ---: | ---: | ---: |']
     for name, values in session.latencies_ms.items():

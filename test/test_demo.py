@@ -1,0 +1,84 @@
+"""The README's main command, shortened: the whole loop on real recordings, then its bag replayed and scored again."""
+
+import shlex
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from musmove.session import evaluate
+
+SECONDS = 15
+
+
+@pytest.fixture(scope='module')
+def demo(tmp_path_factory):
+    out = tmp_path_factory.mktemp('demo')
+    command = ['musmove', 'demo', '--duration', str(SECONDS), '--out', str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr + (out / 'launch.log').read_text()
+    return result.stdout, out
+
+
+def summary_lines(stdout: str) -> list[list[str]]:
+    return [line.split() for line in stdout.splitlines() if line.startswith('  ') and not line.startswith('  musmove')]
+
+
+def test_the_live_graph_synchronizes_the_streams_and_tracks_the_beat(demo):
+    stdout, _ = demo
+    summary = summary_lines(stdout)
+    frames = next(int(words[2].rstrip(',')) for words in summary if words[:2] == ['synchronized', 'frames'])
+    assert frames > 0.8 * SECONDS * 22050 / 512
+    shares = {words[0]: dict(zip(words[1::2], words[2::2], strict=True)) for words in summary if words[1] == 'OK'}
+    assert set(shares) == {'audio', 'imu', 'mocap'}, stdout
+    for stream, states in shares.items():
+        assert float(states['OK'].rstrip('%,')) > 80, (stream, states)
+    offset = float(stdout.split('offset vs mocap')[1].split()[0])
+    assert abs(offset) < 1000 * 512 / 22050  # the virtual IMU and the skeleton come from one recording
+    assert float(stdout.split('F-measure')[1].split(',')[0]) > 0.8, stdout  # live beats vs the drummer's click
+
+
+def test_the_recorded_session_is_evaluated(demo):
+    stdout, out = demo
+    header, _, row = ([cell.strip() for cell in line.strip(' |').split(' | ')] for line in stdout.splitlines()
+                      if line.startswith('| '))  # fmt: skip
+    cells = dict(zip(header, row, strict=True))
+    assert float(cells['beat F-measure (%)']) > 80, stdout
+    assert float(cells['gesture accuracy (%)']) > 40  # the shipped model saw this recording in training
+    matched, total = map(int, cells['matched beats'].split(' of '))
+    assert matched >= 0.6 * total > 10, stdout  # the robot moved on most beats once faded in
+    robot = [float(value) for value in cells['robot asynchrony mean / SD / mean abs. (ms)'].split(' / ')]
+    assert abs(robot[0]) < 120 and robot[2] < 150  # a loaded CI machine: loose bounds; the report has the figures
+    for name in ('report.md', 'timeline.png', 'asynchrony_latency.png', 'gesture_confusion.png'):
+        assert (out / 'report' / name).stat().st_size > 0
+
+
+def test_the_bag_replays_into_the_same_figures(demo, tmp_path):
+    """record -> play -> record again -> evaluate: the replayed session scores exactly as the live one."""
+    stdout, out = demo
+    again = next(line for line in stdout.splitlines() if line.startswith('  musmove evaluate'))
+    arguments = shlex.split(again)[2:]
+    references = dict(zip(arguments[1::2], arguments[2::2], strict=True))
+    topics = ['/beats', '/gesture_phase', '/joint_states']
+    recorder = subprocess.Popen(['musmove', 'record', '-o', str(tmp_path / 'replayed'), '--topics', *topics])
+    try:
+        time.sleep(3.0)  # the recorder subscribes when the player's topics appear
+        player = subprocess.run(
+            ['musmove', 'play', str(out / 'bag'), '--topics', *topics, '--wait-for-subscribers', '1'],
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert player.returncode == 0, player.stderr
+        time.sleep(1.0)
+    finally:
+        recorder.send_signal(2)
+        assert recorder.wait(timeout=30) == 0
+
+    def scored(bag):
+        beats, gestures = Path(references['--beats']), Path(references['--gestures'])
+        return evaluate(bag, beats, gestures, float(references['--start-time']))
+
+    live, replayed = scored(out / 'bag'), scored(tmp_path / 'replayed')
+    assert replayed.beat_scores == live.beat_scores and live.beat_scores['f_measure'] > 0.8
+    assert replayed.gesture['accuracy'] == live.gesture['accuracy']
+    assert replayed.robot.mean == live.robot.mean and replayed.robot.matched == live.robot.matched
