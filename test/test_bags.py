@@ -22,7 +22,7 @@ from test_recordings import uci
 from musmove.audio import load_audio
 from musmove.bag import storage_files
 from musmove.bag.types import definition, deserialize, typestore
-from musmove.recordings import read_imu
+from musmove.recordings import read_imu, read_mocap
 from musmove_msgs.msg import AudioFrame
 
 AUDIO = 'musmove_msgs/msg/AudioFrame'
@@ -382,3 +382,39 @@ def test_clear_one_line_errors(arguments, message, data_bag, tmp_path):
 def test_help_for_the_bag_verbs(verb):
     result = musmove(*verb, '--help')
     assert result.returncode == 0 and result.stdout.startswith('usage: musmove')
+
+
+def test_privacy_recording_keeps_no_audio_and_only_the_shape_of_the_skeleton(ros_node, groove_wav, command, tmp_path):
+    bag = tmp_path / 'private'
+    recorder = command('record', '-o', str(bag), '--privacy', 'true')
+    processes = [
+        NodeProcess('mocap_source', ('-p', f'file:={uci("a3")}', '-p', 'wait_for_subscribers:=1'), tmp_path),
+        NodeProcess(
+            'audio_source',
+            (
+                '-p',
+                f'file:={groove_wav}',
+            ),
+            tmp_path,
+        ),
+    ]
+    try:
+        assert wait_for(lambda: 'privacy: not recording /audio' in recorder.output, ros_node, timeout=30)
+        wait_for(lambda: False, ros_node, timeout=3.0)  # 3 s of the skeleton
+    finally:
+        for process in processes:
+            process.stop()
+    assert recorder.stop() == 0, recorder.output
+    original = read_mocap(uci('a3')).positions
+    with Reader(bag) as reader:
+        assert '/audio' not in {c.topic for c in reader.connections}
+        mocap = [c for c in reader.connections if c.topic == '/mocap']
+        poses = [deserialize(data, c.msgtype).poses for c, _, data in reader.messages(connections=mocap)]
+    assert len(poses) > 30
+    for k, skeleton in enumerate(poses[:50]):
+        shape = np.array([[p.position.x, p.position.y, p.position.z] for p in skeleton])
+        assert np.allclose(shape.mean(axis=0), 0, atol=1e-9)  # nowhere in the room
+        assert np.sqrt(np.mean(np.sum(shape**2, axis=1))) == pytest.approx(1.0)  # no body size
+        assert all((p.orientation.x, p.orientation.w) == (0.0, 1.0) for p in skeleton)
+        centred = original[k] - original[k].mean(axis=0)
+        np.testing.assert_allclose(shape, centred / np.sqrt(np.mean(np.sum(centred**2, axis=1))), atol=1e-6)

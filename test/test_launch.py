@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / 'config' / 'coordination.yaml'
 LAUNCH_FILE = ROOT / 'launch' / 'coordination.launch.py'
 SOURCES = ['audio_source']
-CORE = ['synchronizer', 'beat_tracker']
+CORE = ['synchronizer', 'beat_tracker', 'gesture_phase']
 SIM = ['robot_sim', 'robot_controller']
 FILES = ['audio_source', 'imu_source', 'mocap_source']
 # Argument sets ({tmp}: a folder with take.csv and take.bvh) and what they start, in order.
@@ -29,6 +29,12 @@ GRAPHS = {
     'no robot': (['robot:=none'], [*SOURCES, *CORE]),
     'real robot': (['robot:=real', 'robot_topic:=/panda/joint_trajectory'], [*SOURCES, *CORE, 'robot_controller']),
     'recording': (['record:=true', 'bag:={tmp}/session'], [*SOURCES, *CORE, *SIM, 'recorder']),
+    'private recording': (['record:=true', 'bag:={tmp}/s', 'privacy:=true'], [*SOURCES, *CORE, *SIM, 'recorder']),
+    'no gesture model': (['gesture_model:='], [*SOURCES, 'synchronizer', 'beat_tracker', *SIM]),
+}
+RECORDER = {  # the recorder's command line
+    'recording': ['musmove', 'record', '-o', '{tmp}/session', '--privacy', 'false'],
+    'private recording': ['musmove', 'record', '-o', '{tmp}/s', '--privacy', 'true'],
 }
 STARTED = re.compile(r'^musmove launch: started (\w+) \(pid (\d+)\)$', re.MULTILINE)
 
@@ -85,8 +91,8 @@ def test_print_shows_the_graph_for_the_arguments(case, tmp_path):
         assert 'imu:=imu' in commands['synchronizer'] and 'mocap:=mocap' in commands['mocap_source']
     if case == 'real robot':
         assert 'trajectory_topic:="/panda/joint_trajectory"' in commands['robot_controller']
-    if case == 'recording':
-        assert commands['recorder'][1:] == ['record', '-o', f'{tmp_path}/session']
+    if case in RECORDER:
+        assert commands['recorder'][1:] == expand(RECORDER[case], tmp_path)[1:]
 
 
 def test_arguments_are_typed_namespaced_and_remapped(tmp_path):
@@ -118,7 +124,7 @@ def test_show_args_lists_every_argument():
         ('use_sim_time:=yes', 'use_sim_time:=yes is not allowed; allowed values: false, true'),
         ('audio_file:=/no/such/song.wav', 'audio_file:=/no/such/song.wav: no such file'),
         ('imu_topic:=imu data', 'imu_topic:=imu data is not a topic name'),
-        ('privacy:=true', 'privacy:=true: privacy recording is not built yet; allowed values: false'),
+        ('privacy:=yes', 'privacy:=yes is not allowed; allowed values: false, true'),
     ],
 )
 def test_a_wrong_argument_stops_before_anything_starts(argument, message):
@@ -236,6 +242,6 @@ def test_launch_file_starts_the_same_graph(case, tmp_path):
     nodes = [text(e.node_executable) for e in started if isinstance(e, Node)]
     assert nodes == [node.executable for node in graph.nodes(values)]
     commands = [[text(part) for part in e.cmd] for e in started if not isinstance(e, Node)]
-    assert commands == ([['musmove', 'record', '-o', f'{tmp_path}/session']] if case == 'recording' else [])
+    assert commands == ([expand(RECORDER[case], tmp_path)] if case in RECORDER else [])
     declared = {argument.name: argument.choices for argument in description.get_launch_arguments()}
     assert declared == {argument.name: list(argument.choices) or None for argument in graph.ARGUMENTS}

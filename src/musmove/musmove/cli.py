@@ -77,7 +77,8 @@ def record(args: argparse.Namespace) -> int:
 
     output = args.output or time.strftime('musmove_%Y_%m_%d-%H_%M_%S')
     try:
-        return record_bag(Path(output), args.topics, args.storage, args.max_bag_size, args.max_bag_duration)
+        sizes = {'max_bytes': args.max_bag_size, 'max_duration': args.max_bag_duration}
+        return record_bag(Path(output), args.topics, args.storage, **sizes, privacy=args.privacy == 'true')
     except BagError as error:
         raise SystemExit(f'musmove: error: {error}') from error
 
@@ -246,6 +247,12 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
     )
     recording.add_argument(
         '--max-bag-duration', type=float, default=0.0, metavar='S', help='start a new storage file after S s (0: never)'
+    )
+    recording.add_argument(
+        '--privacy',
+        choices=['true', 'false'],
+        default='false',
+        help='true: keep features and labels, drop raw audio, images and rigid bodies, anonymise skeletons',
     )
     recording.set_defaults(handler=record)
 

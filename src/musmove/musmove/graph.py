@@ -135,7 +135,12 @@ ARGUMENTS = (
     ),
     Argument('record', 'false', 'Record every topic with `musmove record` into bag.', choices=BOOLEAN),
     Argument('bag', '', 'Bag folder when recording; empty: musmove_<date>-<time>.'),
-    Argument('privacy', 'false', 'Reserved: privacy recording is not built yet (only false).', choices=BOOLEAN),
+    Argument(
+        'privacy',
+        'false',
+        'Record features and labels only: no raw audio, skeletons anonymised (musmove record --privacy).',
+        choices=BOOLEAN,
+    ),
 )
 
 COMMON = {'use_sim_time': 'use_sim_time'}
@@ -155,8 +160,9 @@ NODES = (
     Node('robot_controller', ROBOT, condition=When('robot', 'none', equal=False)),
 )
 
-# `musmove record --help` has no privacy option yet: `privacy` is not passed on.
-PROCESSES = (Process('recorder', ('musmove', 'record', '-o', Arg('bag')), When('record', 'true')),)
+PROCESSES = (
+    Process('recorder', ('musmove', 'record', '-o', Arg('bag'), '--privacy', Arg('privacy')), When('record', 'true')),
+)
 
 NAME = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 TOPIC = re.compile(rf'(~/|/)?{NAME.pattern}(/{NAME.pattern})*')
@@ -201,8 +207,6 @@ def check(values: Mapping[str, str]) -> None:
     """Check every argument value, then the parameter file; raise ConfigurationError naming what is wrong."""
     for argument in ARGUMENTS:
         check_value(argument, values[argument.name])
-    if values['privacy'] == 'true':
-        raise ConfigurationError('privacy:=true: privacy recording is not built yet; allowed values: false')
     check_config(Path(values['config']), values['namespace'])
 
 

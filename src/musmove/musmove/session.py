@@ -14,7 +14,6 @@ References are on the session's clock: reference files give times from `start_ti
 of the file sources), a MIDI file (Groove) its metronome, a UCI *_raw.csv its annotated phases.
 """
 
-import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import numpy as np
 from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader
 
+from musmove.bag.types import message_class
 from musmove.beat_eval import prediction_errors, scores
 from musmove.gesture import PHASES
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events
@@ -46,11 +46,6 @@ def read_topics(bag: Path, names: tuple[str, ...]) -> dict[str, list[tuple[float
             message = deserialize_message(data, classes[connection.id])
             found.setdefault(connection.topic.rsplit('/', 1)[-1], []).append((timestamp / NS, message))
     return found
-
-
-def message_class(msgtype: str) -> type:
-    package, kind, name = msgtype.split('/')
-    return getattr(importlib.import_module(f'{package}.{kind}'), name)
 
 
 def reference_beats(path: Path, start_time: float) -> np.ndarray:

@@ -13,6 +13,7 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.signals import SignalHandlerOptions
 from rosbags.rosbag2 import WriterError
 
+from musmove.bag.privacy import DROPPED, private
 from musmove.bag.storage import BagWriter, Topic
 from musmove.bag.types import bag_qos, definition, deserialize, message_class, subscription_qos
 from musmove.nodes import MusmoveNode
@@ -43,9 +44,11 @@ class TopicCount:
 class Recorder(MusmoveNode):
     """Subscribe to every topic (or the given ones) as it appears and write what arrives into a bag."""
 
-    def __init__(self, bag: BagWriter, topics: list[str] | None = None, flush_period: float = 1.0) -> None:
+    def __init__(
+        self, bag: BagWriter, topics: list[str] | None = None, flush_period: float = 1.0, privacy: bool = False
+    ) -> None:
         super().__init__('musmove_recorder')
-        self.bag = bag
+        self.bag, self.privacy = bag, privacy
         self.wanted = None if topics is None else {self.resolve_topic_name(name) for name in topics}
         self.counts: dict[str, TopicCount] = {}
         self.skipped: set[str] = set()
@@ -59,7 +62,10 @@ class Recorder(MusmoveNode):
             if name in self.counts or name in self.skipped or (self.wanted is not None and name not in self.wanted):
                 continue
             publishers = self.get_publishers_info_by_topic(name)
-            if publishers:
+            if publishers and self.privacy and types[0] in DROPPED:
+                self.get_logger().info(f'privacy: not recording {name} ({types[0]})')
+                self.skipped.add(name)
+            elif publishers:
                 self._subscribe(name, types[0], publishers)
 
     def _subscribe(self, name: str, msgtype: str, publishers: list) -> None:
@@ -84,6 +90,8 @@ class Recorder(MusmoveNode):
         count = self.counts[name]
         count.received += 1
         self.last_time = max(time.time_ns(), self.last_time)  # non-decreasing: unindexed files stay in order
+        if self.privacy:
+            data = private(data, count.msgtype)
         try:
             self.bag.write(name, self.last_time, data)
         except (OSError, WriterError) as error:
@@ -118,8 +126,11 @@ def record(
     max_bytes: int = 0,
     max_duration: float = 0.0,
     args: list[str] | None = None,
+    privacy: bool = False,
 ) -> int:
     """Record until SIGINT or SIGTERM, then close the bag and print the per-topic summary.
+
+    `privacy`: no raw audio, images or rigid bodies, skeletons anonymised (`musmove.bag.privacy`).
 
     The signals only set a flag that the loop checks between callbacks: one arriving in the middle of a
     write must not leave the storage file half-updated, as an exception raised there would.
@@ -129,7 +140,7 @@ def record(
     previous = {number: signal.signal(number, lambda *_: stop.set()) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-            recorder = Recorder(bag, topics)
+            recorder = Recorder(bag, topics, privacy=privacy)
             executor = SingleThreadedExecutor()
             executor.add_node(recorder)
             try:

@@ -57,6 +57,8 @@ class GesturePhaseNode(MusmoveNode):
         self.publisher = self.create_publisher(GesturePhase, 'gesture_phase', 20)
         self.create_subscription(SyncFrame, 'sync_frame', self.on_frame, 20)
         self.create_subscription(Beat, 'beats', self.on_beat, 50)
+        rate = self.model.card['frame_rate']
+        self.get_logger().info(f'{self.model_name} ({self.model.card["architecture"]}) at {rate:g} Hz on sync_frame')
 
     def on_beat(self, beat: Beat) -> None:
         self.beats[beat.index] = (beat.header.stamp.sec * NS + beat.header.stamp.nanosec, beat.tempo)
