@@ -226,11 +226,15 @@ class RobotControllerNode(MusmoveNode):
         if not np.isfinite(position).all():
             self.warn_limited('joint_states:nan', 'joint_states with non-finite positions ignored')
             return
+        stamp = self.seconds(message.header.stamp)
+        if self.states and stamp <= self.states[-1][0]:  # a repeated or older state: no new measurement
+            self.warn_limited('joint_states:stamp', 'joint_states not newer than the last one ignored')
+            return
         now = self.now()
         if self.controller is None:
             self.start(position, now)
         self.controller.on_joint_state(now)
-        self.states.append((self.seconds(message.header.stamp), position))
+        self.states.append((stamp, position))
 
     def start(self, position: np.ndarray, t: float) -> None:
         """Take control from the measured `position`: home slowly, then dance once beats arrive."""
