@@ -218,19 +218,26 @@ def plot(session: Session, out: Path) -> list[Path]:
     paths.append(out / 'asynchrony_latency.png')
     figure.savefig(paths[-1], dpi=100)
     if 'confusion' in session.gesture:
-        confusion = session.gesture['confusion']
-        rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-        figure = Figure(figsize=(4.6, 4), layout='constrained')
-        axes = figure.add_subplot()
-        axes.imshow(rates, cmap='Blues', vmin=0, vmax=1)
-        for (i, j), value in np.ndenumerate(rates):
-            axes.text(j, i, f'{100 * value:.0f}', ha='center', va='center')
-        axes.set(xticks=range(len(PHASES)), yticks=range(len(PHASES)), xlabel='published', ylabel='annotated')
-        axes.set_xticklabels(PHASES, rotation=30)
-        axes.set_yticklabels(PHASES)
         paths.append(out / 'gesture_confusion.png')
-        figure.savefig(paths[-1], dpi=100)
+        confusion_figure(session.gesture['confusion'], 'published').savefig(paths[-1], dpi=100)
     return paths
+
+
+def confusion_figure(confusion: np.ndarray, predicted: str = 'predicted', title: str = '') -> Any:
+    """A matplotlib Figure of the gesture-phase confusion, as % of each annotated phase's frames."""
+    from matplotlib.figure import Figure
+
+    rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
+    figure = Figure(figsize=(4.6, 4), layout='constrained')
+    axes = figure.add_subplot()
+    axes.imshow(rates, cmap='Blues', vmin=0, vmax=1)
+    for (i, j), value in np.ndenumerate(rates):
+        axes.text(j, i, f'{100 * value:.0f}', ha='center', va='center', color='black' if value < 0.6 else 'white')
+    axes.set(xticks=range(len(PHASES)), yticks=range(len(PHASES)), xlabel=predicted, ylabel='annotated')
+    axes.set_xticklabels(PHASES, rotation=30)
+    axes.set_yticklabels(PHASES)
+    axes.set_title(title, fontsize=9)
+    return figure
 
 
 def report(session: Session, bag: Path, out: Path) -> str:

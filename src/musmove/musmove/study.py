@@ -14,11 +14,11 @@ from typing import Any
 import numpy as np
 
 from musmove.beat_eval import causal_beats, prediction_errors, scores
-from musmove.gesture import PHASES
 from musmove.onnx_models import StreamingModel, load_card
 from musmove.progress import Progress
+from musmove.session import confusion_figure
+from musmove.training import STUDY
 
-STUDY = ('cnn', 'rnn', 'lstm', 'cnn_lstm', 'transformer')
 LABELS = {'cnn': 'CNN', 'rnn': 'RNN', 'lstm': 'LSTM', 'cnn_lstm': 'CNN-LSTM', 'transformer': 'Transformer'}
 LABELS['crnn'] = 'CRNN (shipped beat model)'
 ABLATION = {'mocap only': ('position', 'velocity', 'speed'), 'virtual IMU only': ('acceleration',)}
@@ -154,18 +154,9 @@ def plot(results: dict, out: Path) -> list[Path]:
     if results['gesture']:
         best = max(results['gesture'], key=lambda a: results['gesture'][a]['macro_f1_mean'])
         confusion = sum(np.array(f['confusion']) for f in results['gesture'][best]['folds'])
-        rates = confusion / np.maximum(confusion.sum(axis=1, keepdims=True), 1)
-        figure = Figure(figsize=(4.6, 4), layout='constrained')
-        axes = figure.add_subplot()
-        axes.imshow(rates, cmap='Blues', vmin=0, vmax=1)
-        for (i, j), value in np.ndenumerate(rates):
-            axes.text(j, i, f'{100 * value:.0f}', ha='center', va='center', color='black' if value < 0.6 else 'white')
-        axes.set(xticks=range(len(PHASES)), yticks=range(len(PHASES)), xlabel='predicted', ylabel='annotated')
-        axes.set_xticklabels(PHASES, rotation=30)
-        axes.set_yticklabels(PHASES)
-        axes.set_title(f'{LABELS[best]}: frames per annotated phase (%), 3 folds')
         paths.append(out / 'gesture_confusion.png')
-        figure.savefig(paths[-1], dpi=100)
+        title = f'{LABELS[best]}: frames per annotated phase (%), 3 folds'
+        confusion_figure(confusion, title=title).savefig(paths[-1], dpi=100)
     return paths
 
 
