@@ -1,0 +1,70 @@
+"""robot_controller following its partner over DDS (`follow_partner`): the gesture phase sets the dance.
+
+robot_sim (kinematic) and robot_controller run as their own processes; the test plays a 120 BPM beat
+stream and the partner's gesture phases: STROKE (moving: dance), HOLD (the dance freezes), REST
+(energy 0: the dance fades to home), STROKE again, then no gesture messages at all (stale: home).
+"""
+
+import time
+
+import numpy as np
+import pytest
+from ros_helpers import NodeProcess
+from test_robot_nodes import CONFIG, HOME, NOD_JOINT, Probe, pause_until, wait
+
+from musmove_msgs.msg import GesturePhase
+
+SCRIPT = ((8.0, GesturePhase.STROKE), (11.0, GesturePhase.HOLD), (16.0, GesturePhase.REST), (20.0, GesturePhase.STROKE))
+END = 24.0
+
+
+@pytest.fixture(scope='module')
+def followed(ros_node, tmp_path_factory):
+    folder = tmp_path_factory.mktemp('partner')
+    processes = [
+        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), folder),
+        NodeProcess('robot_controller', ('--params-file', CONFIG, '-p', 'follow_partner:=true'), folder),
+    ]
+    try:
+        probe = Probe()
+        partner = probe.node.create_publisher(GesturePhase, 'gesture_phase', 10)
+        try:
+            assert wait(lambda: probe.states and probe.commands, 30), 'the controller never commanded the robot'
+            start = probe.now()
+            probe.first_beat = start + 1.0
+            for until, phase in SCRIPT:
+                while probe.now() < start + until:
+                    message = GesturePhase(phase=phase, confidence=1.0)
+                    message.probabilities[phase] = 1.0
+                    partner.publish(message)
+                    time.sleep(1 / 30)
+            pause_until(probe, start + END)  # the partner is gone
+        finally:
+            probe.close()
+        assert all(p.popen.poll() is None for p in processes), [p.stderr for p in processes]
+    finally:
+        for process in processes:
+            process.stop()
+    commands = sorted(probe.commands)
+    times = np.array([t for t, _, _ in commands]) - start
+    return times, np.array([q for _, q, _ in commands])[:, NOD_JOINT]
+
+
+def spread(followed, begin: float, end: float) -> float:
+    times, nod = followed
+    return float(np.ptp(nod[(times >= begin) & (times < end)]))
+
+
+def test_the_robot_dances_while_the_partner_moves(followed):
+    assert spread(followed, 5.0, 8.0) > 0.1 and spread(followed, 18.0, 20.0) > 0.1
+
+
+def test_a_hold_freezes_the_dance(followed):
+    assert spread(followed, 9.5, 11.0) < 0.01
+
+
+def test_rest_fades_the_dance_to_home_and_a_silent_partner_sends_it_home(followed):
+    times, nod = followed
+    for begin, end in ((14.0, 16.0), (22.5, END)):
+        span = (times >= begin) & (times < end)
+        assert span.sum() > 100 and np.abs(nod[span] - HOME[NOD_JOINT]).max() < 0.01
