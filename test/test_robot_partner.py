@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 from ros_helpers import NodeProcess
-from test_robot_nodes import CONFIG, HOME, NOD_JOINT, Probe, pause_until, wait
+from test_robot_nodes import CONFIG, DT, HOME, LIMITS, NOD_JOINT, Probe, pause_until, wait
 
 from musmove_msgs.msg import GesturePhase
 
@@ -68,3 +68,29 @@ def test_rest_fades_the_dance_to_home_and_a_silent_partner_sends_it_home(followe
     for begin, end in ((14.0, 16.0), (22.5, END)):
         span = (times >= begin) & (times < end)
         assert span.sum() > 100 and np.abs(nod[span] - HOME[NOD_JOINT]).max() < 0.01
+
+
+def test_stopping_the_controller_mid_dance_brakes_to_rest_within_the_limits(ros_node, tmp_path):
+    processes = [
+        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), tmp_path),
+        NodeProcess('robot_controller', ('--params-file', CONFIG), tmp_path),
+    ]
+    try:
+        probe = Probe()
+        try:
+            assert wait(lambda: probe.states and probe.commands, 30), 'the controller never commanded the robot'
+            probe.first_beat = probe.now() + 1.0
+            pause_until(probe, probe.first_beat + 6.0)  # dancing at full energy
+            assert processes[1].interrupt() == 0, processes[1].stderr
+            time.sleep(0.5)
+        finally:
+            probe.close()
+    finally:
+        for process in processes:
+            process.stop()
+    commands = np.array([q for _, q, _ in sorted(probe.commands)])
+    velocity = np.diff(commands, axis=0) / DT
+    assert np.abs(velocity[-300:-100]).max() > 0.1  # it was dancing
+    assert np.all(velocity[-1] == 0)  # the last trajectory ends at rest
+    assert LIMITS.violations(commands, DT) == 0  # braking within the limits
+    assert 'braked to a standstill' in processes[1].stderr

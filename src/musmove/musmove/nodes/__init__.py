@@ -38,6 +38,10 @@ class MusmoveNode(Node):
         value = self.declare_parameter(name, default, descriptor).value
         return list(value) if isinstance(default, list) else value
 
+    def on_finish(self) -> bool:
+        """Called once when the node finishes, before its context shuts down; True if it published a last word."""
+        return False
+
     def warn_limited(self, key: str, message: str, period: float = 5.0) -> None:
         """Log a warning at most once per `period` seconds for each `key`, counting those held back."""
         now = time.monotonic()
@@ -52,6 +56,7 @@ class MusmoveNode(Node):
 
 _spinning: list[MusmoveNode] = []  # the node `spin` runs, once it is built
 WAKE = 0.1  # s: the longest the executor waits, so that a signal is handled soon
+LINGER = 0.3  # s: a node's last messages are sent before it shuts down
 
 
 def _finish(signum: int, frame: Any) -> None:
@@ -84,6 +89,8 @@ def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) ->
             executor.add_node(node)
             while not node.finished.done():
                 executor.spin_once(timeout_sec=WAKE)
+            if node.on_finish():
+                time.sleep(LINGER)  # for DDS to deliver it before the context goes
             executor.shutdown()
             return 0
     except (ConfigurationError, ParameterException) as error:

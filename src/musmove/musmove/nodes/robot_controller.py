@@ -322,6 +322,21 @@ class RobotControllerNode(MusmoveNode):
         self.commands.extend(zip(times, commands, strict=True))
         self.send(times[0], commands)
 
+    def on_finish(self) -> bool:
+        """Brake every joint to a standstill within the limits: the robot's last trajectory ends at rest."""
+        if self.controller is None:
+            return False
+        limiter = self.controller.watchdog.limiter
+        commands = []
+        while limiter.velocity.any() and len(commands) < round(10.0 / self.dt):
+            commands.append(limiter.step(None))
+        if not commands:
+            return False
+        self.send((self.tick + 1) * self.dt, commands)
+        self.tick += len(commands)
+        self.get_logger().info(f'stopping: braked to a standstill in {len(commands) * self.dt:.2f} s')
+        return True
+
     def send(self, start: float, commands: list[np.ndarray]) -> None:
         """Commands one period apart from time `start`, each to be reached one period and the lead after its time."""
         message = JointTrajectory(joint_names=list(self.limits.names))
