@@ -21,7 +21,7 @@ from musmove_msgs.msg import Beat, GesturePhase, SyncFrame
 
 NS = 10**9
 SECONDS = 20.0
-MODEL = 'models/gesture_cnn.onnx'
+MODEL = 'models/gesture_rnn.onnx'
 
 
 def seconds(stamp) -> float:
@@ -99,7 +99,7 @@ def test_phases_agree_with_the_model_offline(session):
     index = np.clip(np.round(times[settled] * RATE).astype(int), 0, len(offline) - 1)
     agreement = np.mean(live[settled] == offline[index])
     print(f'live vs offline phase agreement {agreement:.1%} over {settled.sum()} frames')
-    assert agreement > 0.7  # measured: 86 %
+    assert agreement > 0.7  # measured: 83 %
 
 
 def test_beat_phase_follows_the_beat(session):

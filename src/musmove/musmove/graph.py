@@ -118,7 +118,7 @@ ARGUMENTS = (
     ),
     Argument(
         'gesture_model',
-        'gesture_cnn.onnx',
+        'gesture_rnn.onnx',
         'ONNX gesture-phase model for gesture_phase (path or name in share/musmove/models); empty: no gesture_phase.',
     ),
     Argument(

@@ -33,7 +33,7 @@ class GesturePhaseNode(MusmoveNode):
         super().__init__('gesture_phase')
         p = self.parameter
         self.model_name = p(
-            'model', 'gesture_cnn.onnx', 'ONNX gesture-phase model (path, or a name in share/musmove/models).'
+            'model', 'gesture_rnn.onnx', 'ONNX gesture-phase model (path, or a name in share/musmove/models).'
         )
         names = p('joint_names', list(JOINTS), 'Names of the SyncFrame joints, in their order.')
         self.mocap_stream = p('mocap_stream', 'mocap', 'Name of the motion-capture stream in SyncFrame.streams.')
