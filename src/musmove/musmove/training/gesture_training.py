@@ -8,6 +8,7 @@ card carries the cross-validated figures.
 """
 
 import itertools
+import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -126,13 +127,16 @@ def train_gestures(
     arch: str, out: Path, settings: Settings = SETTINGS, groups: tuple[str, ...] = ALL_GROUPS
 ) -> dict[str, Any]:
     """Cross-validate, then train on every subject and export `models/gesture_<arch>.onnx` with its card."""
+    began = time.monotonic()
     validated = cross_validate(arch, groups, settings=settings)
+    validated_minutes = (time.monotonic() - began) / 60
     votes = Counter(tuple(sorted(fold['hyper'].items())) for fold in validated['folds'])
     hyper = dict(votes.most_common(1)[0][0])
     recordings = gestures.load_all()
     train = [r.part(0.0, 1.0 - gestures.VALIDATION_SHARE) for r in recordings]
     validation = [r.part(1.0 - gestures.VALIDATION_SHARE, 1.0) for r in recordings]
     model = train_one(arch, train, validation, hyper, groups, settings)
+    final_minutes = (time.monotonic() - began) / 60 - validated_minutes
     chosen = columns(groups)
     card = {
         'name': f'gesture_{arch}',
@@ -150,6 +154,7 @@ def train_gestures(
             'batch': BATCH,
             'loss': 'cross-entropy weighted by inverse class frequency',
             'augmentation': 'left/right mirroring, roll +-10 deg, 0.5 % noise, time stretch 0.8-1.2',
+            'minutes': {'cross_validation': round(validated_minutes, 1), 'final': round(final_minutes, 1)},
         },
         'metrics': {'cross_validation': validated},
     }
