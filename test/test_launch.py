@@ -30,7 +30,7 @@ GRAPHS = {
     'real robot': (['robot:=real', 'robot_topic:=/panda/joint_trajectory'], [*SOURCES, *CORE, 'robot_controller']),
     'recording': (['record:=true', 'bag:={tmp}/session'], [*SOURCES, *CORE, *SIM, 'recorder']),
     'private recording': (['record:=true', 'bag:={tmp}/s', 'privacy:=true'], [*SOURCES, *CORE, *SIM, 'recorder']),
-    'no gesture model': (['gesture_model:='], [*SOURCES, 'synchronizer', 'beat_tracker', *SIM]),
+    'no gesture model': (['gesture_model:=none'], [*SOURCES, 'synchronizer', 'beat_tracker', *SIM]),
 }
 RECORDER = {  # the recorder's command line
     'recording': ['musmove', 'record', '-o', '{tmp}/session', '--privacy', 'false'],
@@ -125,6 +125,7 @@ def test_show_args_lists_every_argument():
         ('audio_file:=/no/such/song.wav', 'audio_file:=/no/such/song.wav: no such file'),
         ('imu_topic:=imu data', 'imu_topic:=imu data is not a topic name'),
         ('privacy:=yes', 'privacy:=yes is not allowed; allowed values: false, true'),
+        ('gesture_model:=', 'gesture_model:= is empty; give a model, or none'),
     ],
 )
 def test_a_wrong_argument_stops_before_anything_starts(argument, message):

@@ -114,12 +114,12 @@ ARGUMENTS = (
     Argument(
         'beat_model',
         'beat_crnn.onnx',
-        'ONNX beat model for beat_tracker (path or name in share/musmove/models); empty: DSP.',
+        'ONNX beat model for beat_tracker (path or name in share/musmove/models); none: the DSP fallback.',
     ),
     Argument(
         'gesture_model',
         'gesture_rnn.onnx',
-        'ONNX gesture-phase model for gesture_phase (path or name in share/musmove/models); empty: no gesture_phase.',
+        'ONNX gesture-phase model for gesture_phase (path or name in share/musmove/models); none: no gesture_phase.',
     ),
     Argument(
         'robot',
@@ -155,7 +155,7 @@ NODES = (
     Node('mocap_source', {**REPLAY, 'file': 'mocap_file'}, MOCAP, When('mocap_file', '', equal=False), respawn=True),
     Node('synchronizer', COMMON, {**IMU, **MOCAP}),
     Node('beat_tracker', {**COMMON, 'model': 'beat_model'}),
-    Node('gesture_phase', {**COMMON, 'model': 'gesture_model'}, condition=When('gesture_model', '', equal=False)),
+    Node('gesture_phase', {**COMMON, 'model': 'gesture_model'}, condition=When('gesture_model', 'none', equal=False)),
     Node('robot_sim', ROBOT, condition=When('robot', 'sim')),
     Node('robot_controller', ROBOT, condition=When('robot', 'none', equal=False)),
 )
@@ -207,6 +207,9 @@ def check(values: Mapping[str, str]) -> None:
     """Check every argument value, then the parameter file; raise ConfigurationError naming what is wrong."""
     for argument in ARGUMENTS:
         check_value(argument, values[argument.name])
+    for name in ('beat_model', 'gesture_model'):  # `ros2 launch` takes no empty value: none says none
+        if not values[name]:
+            raise ConfigurationError(f'{name}:= is empty; give a model, or none')
     check_config(Path(values['config']), values['namespace'])
 
 

@@ -39,10 +39,10 @@ class BeatTrackerNode(MusmoveNode):
         self.max_bpm = p('max_bpm', 215.0, 'Fastest tempo tracked [BPM].')
         self.min_confidence = p('min_confidence', 0.3, 'Beats are reported only above this confidence.')
         self.model = p(
-            'model', 'beat_crnn.onnx', 'ONNX beat model (path, or a name in share/musmove/models); empty: DSP.'
+            'model', 'beat_crnn.onnx', 'ONNX beat model (path, or a name in share/musmove/models); empty or none: DSP.'
         )
         try:  # a missing, corrupt or mismatched model stops the node here, with the reason
-            self.onnx = beat_model.OnnxBeatModel(self.model) if self.model else None
+            self.onnx = beat_model.OnnxBeatModel(self.model) if self.model not in ('', 'none') else None
         except ModelError as error:
             raise ConfigurationError(f'model: {error}') from error
         self.publisher = self.create_publisher(Beat, 'beats', 20)
