@@ -58,7 +58,8 @@ def beat_figures(path: Path, tracks: list) -> dict[str, Any]:
         'sync_error_median_ms': float(np.median(hit)),
         'sync_error_mean_abs_ms': float(np.mean(hit)),
         'predicted_share': float(hit.size / pooled.size),
-        'parameters': load_card(path)['parameters'],
+        'parameters': model.card['parameters'],
+        'sha256': model.card['sha256'],
         'latency_ms': latency_ms(model),
     }
 
@@ -75,15 +76,25 @@ def gesture_figures(path: Path) -> dict[str, Any]:
     }
 
 
-def evaluate(models: Path, datasets: tuple[str, ...] = ('groove', 'asap'), limit: int | None = None) -> dict:
-    """Every study model in `models`: {'beat': {arch: figures}, 'gesture': {arch: figures}}."""
+def evaluate(
+    models: Path, datasets: tuple[str, ...] = ('groove', 'asap'), limit: int | None = None, earlier: dict | None = None
+) -> dict:
+    """Every study model in `models`: {'beat': {arch: figures}, 'gesture': {arch: figures}}.
+
+    Beat figures in `earlier` (a previous result) are kept for a model file and test set that did not change.
+    """
     from musmove.training.beats import tracks  # the cached test-split features (no torch needed)
 
     test = {dataset: tracks('test', (dataset,), limit) for dataset in datasets}
     results: dict[str, dict] = {'beat': {}, 'gesture': {}}
     for arch in (*STUDY, 'crnn'):
         if (path := models / f'beat_{arch}.onnx').exists():
-            results['beat'][arch] = {dataset: beat_figures(path, chosen) for dataset, chosen in test.items()}
+            results['beat'][arch] = {}
+            for dataset, chosen in test.items():
+                before = (earlier or {}).get('beat', {}).get(arch, {}).get(dataset, {})
+                same = before.get('sha256') == load_card(path)['sha256'] and before.get('tracks') == len(chosen)
+                results['beat'][arch][dataset] = before if same else beat_figures(path, chosen)
+                results['beat'][arch][dataset]['latency_ms'] = latency_ms(StreamingModel(path))  # measured now
         if (path := models / f'gesture_{arch}.onnx').exists():
             results['gesture'][arch] = gesture_figures(path)
     return results
@@ -196,10 +207,10 @@ def run(models: Path, docs: Path, limit: int | None = None, ablation_arch: str |
     folder.mkdir(parents=True, exist_ok=True)
     if ablation_arch:
         (folder / 'ablation.json').write_text(json.dumps(ablation(ablation_arch), indent=1) + '\n')
-    results = evaluate(models, limit=limit)
-    (folder / 'study.json').write_text(json.dumps(results, indent=1) + '\n')
-    saved = folder / 'ablation.json'
-    tables = generated(results, json.loads(saved.read_text()) if saved.exists() else None)
+    study, inputs = folder / 'study.json', folder / 'ablation.json'
+    results = evaluate(models, limit=limit, earlier=json.loads(study.read_text()) if study.exists() else None)
+    study.write_text(json.dumps(results, indent=1) + '\n')
+    tables = generated(results, json.loads(inputs.read_text()) if inputs.exists() else None)
     plot(results, folder)
     document = docs / 'results.md'
     document.write_text(update(document.read_text() if document.exists() else '# Results\n', tables))
