@@ -13,6 +13,7 @@ from musmove.beat_model import OnnxBeatModel, activations, load
 from musmove.beat_tracking import BarTracker, BeatTracker
 from musmove.data import bundled
 from musmove.onnx_models import ModelError, card_path, load_card, resolve, sha256
+from musmove.training import STUDY
 
 MODEL = 'beat_crnn.onnx'
 RATE, HOP = 22050, 512
@@ -86,3 +87,18 @@ def test_a_mismatched_model_is_refused(copy):
     card_path(copy).write_text(json.dumps(card))
     with pytest.raises(ModelError, match="no logits tensor 'beat_logits'"):
         OnnxBeatModel(copy)
+
+
+@pytest.mark.parametrize('arch', STUDY)
+def test_every_study_model_runs_as_the_node_runs_it(arch, groove_wav):
+    """The five architectures of the study load, pass their card's checks and track the bundled performance."""
+    model = load(f'beat_{arch}.onnx', RATE, HOP)  # what beat_tracker calls, with the audio's format checked
+    assert isinstance(model, OnnxBeatModel) and model.model.card['architecture'] == arch
+    audio = load_audio(groove_wav, RATE)[:, 0]
+    activation = activations(model, audio)
+    assert activation.shape[1] == 2 and np.all((activation >= 0) & (activation <= 1))
+    tracker = BeatTracker(RATE / HOP)
+    observed = [e.observed for e in (tracker.step(a) for a in activation[:, 0]) if e.observed is not None]
+    beats = metronome(bundled('groove_drummer3_rock_120.mid'))[0]
+    trim = mir_eval.beat.trim_beats
+    assert mir_eval.beat.f_measure(trim(beats), trim(np.array(observed) / (RATE / HOP))) > 0.7
