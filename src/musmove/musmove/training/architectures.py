@@ -228,8 +228,13 @@ class CausalTransformer(CausalModel):
         self.blocks = nn.Sequential(*(Attention(hidden, heads, span, dropout) for _ in range(layers)))
         self.head = nn.Sequential(nn.LayerNorm(hidden), nn.Linear(hidden, classes))
 
-    def forward(self, features: Tensor) -> Tensor:
-        return self.head(self.blocks(self.embed(self.normalized(features))))[:, self.window - 1 :]
+    def forward(self, features: Tensor, block: int = 512) -> Tensor:
+        """Logits of every frame, `block` frames at a time (each with its `window - 1` frames of context), so that
+        a long recording does not need one attention matrix over all of its frames."""
+        x = self.embed(self.normalized(features))
+        frames = features.shape[1]
+        pieces = [self.blocks(x[:, start : start + block + self.window - 1]) for start in range(0, frames, block)]
+        return self.head(torch.cat([piece[:, self.window - 1 :] for piece in pieces], dim=1))
 
     def step(self, window: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor | None]:
         return self.head(self.blocks(self.embed((window - self.mean) / self.std))[:, -1]), state
