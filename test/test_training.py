@@ -146,3 +146,12 @@ def test_a_short_gesture_training_lowers_the_loss():
         settings, quiet=True,
     )  # fmt: skip
     assert min(history.validation_loss) < 0.85 * before
+
+
+def test_the_transformer_runs_a_long_recording_in_blocks_equal_to_the_whole():
+    seed_everything(0)
+    model = ARCHITECTURES['transformer'](SIZE, len(PHASES), np.zeros(SIZE), np.ones(SIZE), 0.0).eval()
+    features = torch.randn(1, 700, SIZE)
+    with torch.no_grad():
+        whole, blocks = model(features, block=10_000), model(features, block=64)
+    assert blocks.shape == (1, 700, len(PHASES)) and torch.allclose(whole, blocks, atol=1e-5)
