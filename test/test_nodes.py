@@ -28,6 +28,7 @@ def start_arguments(name: str, wav: Path) -> list[str]:
         'mocap_source': lambda: ['-p', f'file:={uci("a1")}', '-p', 'loop:=true'],
         'synchronizer': list,
         'beat_tracker': list,
+        'gesture_phase': list,
         'robot_controller': list,
         'robot_sim': list,
     }
