@@ -102,11 +102,14 @@ def evaluate(
         session.timeline['reference'] = reference
         if observed.size:
             session.beat_scores = scores(reference - start_time, np.unique(observed) - start_time)
-            predicted = [(stamp_seconds(m.estimated_at), stamp_seconds(m.header.stamp)) for _, m in topics['beats']]
-            made, times = np.array(sorted(p for p in predicted if p[1] > p[0])).T
-            session.prediction_errors_ms = prediction_errors(
-                reference - start_time, made - start_time, times - start_time
+            ahead = sorted(
+                (stamp_seconds(m.estimated_at), stamp_seconds(m.header.stamp))
+                for _, m in topics['beats']
+                if m.kind == m.PREDICTED
             )
+            if ahead:
+                made, times = np.array(ahead).T - start_time
+                session.prediction_errors_ms = prediction_errors(reference - start_time, made, times)
     if gestures and topics.get('gesture_phase'):
         session.gesture = score_gestures(topics['gesture_phase'], *reference_phases(gestures, start_time))
     if reference is not None and observed.size:
