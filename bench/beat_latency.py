@@ -30,8 +30,8 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.subscription import MessageInfo
 
-from musmove.audio import load_audio
-from musmove.data import bundled, render_midi
+from musmove.sources.audio import load_audio
+from musmove.sources.data import bundled, render_midi
 from musmove_msgs.msg import AudioFrame, Beat
 
 MS = 10**6

@@ -16,10 +16,10 @@ import time
 import librosa
 import numpy as np
 
-from musmove.audio import load_audio
-from musmove.beat_model import load
-from musmove.beat_tracking import BeatTracker
-from musmove.data import bundled, render_midi
+from musmove.beat.model import load
+from musmove.beat.tracking import BeatTracker
+from musmove.sources.audio import load_audio
+from musmove.sources.data import bundled, render_midi
 
 RATE, HOP = 22050, 512
 

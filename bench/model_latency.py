@@ -3,7 +3,7 @@
     python bench/model_latency.py [--frames N] [--models DIR]
 
 For each models/*.onnx (beat and gesture models of every architecture) it feeds N frames of real
-features one at a time through `musmove.onnx_models.StreamingModel` (history shift, onnxruntime step
+features one at a time through `musmove.models.StreamingModel` (history shift, onnxruntime step
 with one thread, softmax or sigmoid: what beat_tracker and gesture_phase call per frame) and prints
 the median and p99 wall time, the median as a share of the model's frame period (23.2 ms for beats,
 33.3 ms for gestures), and the ratio to the baseline run in the same process: the shipped CRNN beat
@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from musmove.audio import load_audio
-from musmove.data import bundled, render_midi, shared_data
-from musmove.features import offline_log_mel
-from musmove.gesture import features as gesture_features
-from musmove.onnx_models import StreamingModel
-from musmove.recordings import read_mocap
+from musmove.beat.features import offline_log_mel
+from musmove.gesture.features import features as gesture_features
+from musmove.models import StreamingModel
+from musmove.sources.audio import load_audio
+from musmove.sources.data import bundled, render_midi, shared_data
+from musmove.sources.recordings import read_mocap
 
 BASELINE = 'beat_crnn.onnx'
 

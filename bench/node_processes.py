@@ -18,7 +18,7 @@ os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'
 from builtin_interfaces.msg import Time
 from rclpy.executors import SingleThreadedExecutor
 
-from musmove.cli import node_executable
+from musmove.graph import node_executable
 
 NS = 10**9
 

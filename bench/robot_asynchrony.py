@@ -33,10 +33,10 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
-from musmove.beat_data import Example, examples, render
-from musmove.nodes.robot_controller import PROMINENCE, event_kind
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events
+from musmove.robot.measurement import PROMINENCE, event_kind
 from musmove.robot.moves import PANDA_MOVES
+from musmove.training.beat_data import Example, examples, render
 from musmove_msgs.msg import AudioFrame, Beat, CoordinationMetrics
 
 MS = 10**6

@@ -16,7 +16,7 @@ except ImportError as error:  # pragma: no cover - reported once, clearly
 
 from ros_helpers import NodeProcess
 
-from musmove.data import bundled, render_midi
+from musmove.sources.data import bundled, render_midi
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 

@@ -17,7 +17,7 @@ from rosidl_parser.definition import (
     NamespacedType,
 )
 
-from musmove.cli import node_executable
+from musmove.graph import node_executable
 
 
 class NodeProcess:

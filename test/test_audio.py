@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from musmove.audio import load_audio, match_channels
+from musmove.sources.audio import load_audio, match_channels
 
 
 def test_load_audio_resamples_to_the_requested_rate(groove_wav):

@@ -19,10 +19,10 @@ from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu
 from test_recordings import uci
 
-from musmove.audio import load_audio
 from musmove.bag import storage_files
 from musmove.bag.types import definition, deserialize, typestore
-from musmove.recordings import read_imu, read_mocap
+from musmove.sources.audio import load_audio
+from musmove.sources.recordings import read_imu, read_mocap
 from musmove_msgs.msg import AudioFrame
 
 AUDIO = 'musmove_msgs/msg/AudioFrame'

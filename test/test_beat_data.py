@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from musmove.beat_data import (
+from musmove.sources.data import shared_data
+from musmove.training.beat_data import (
     SPLITS,
     Example,
     asap_annotations,
@@ -19,7 +20,6 @@ from musmove.beat_data import (
     metronome,
     render,
 )
-from musmove.data import shared_data
 
 # Performances per split: Groove's 'beat' rows of info.csv; ASAP as in the data README.
 GROOVE_BEAT_SIZES = {'train': 378, 'validation': 48, 'test': 77}

@@ -8,9 +8,8 @@ import mir_eval
 import numpy as np
 import pytest
 
-from musmove.audio import load_audio
-from musmove.beat_data import examples, metronome
-from musmove.beat_eval import (
+from musmove.beat.tracking import decode_offline
+from musmove.evaluation.beats import (
     METHODS,
     RATE,
     activation,
@@ -20,8 +19,9 @@ from musmove.beat_eval import (
     prediction_errors,
     scores,
 )
-from musmove.beat_tracking import decode_offline
-from musmove.data import bundled
+from musmove.sources.audio import load_audio
+from musmove.sources.data import bundled
+from musmove.training.beat_data import examples, metronome
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 

@@ -7,13 +7,13 @@ import mir_eval
 import numpy as np
 import pytest
 
-from musmove.audio import load_audio
-from musmove.beat_data import metronome
-from musmove.beat_model import OnnxBeatModel, activations, load
-from musmove.beat_tracking import BarTracker, BeatTracker
-from musmove.data import bundled
-from musmove.onnx_models import ModelError, card_path, load_card, resolve, sha256
+from musmove.beat.model import OnnxBeatModel, activations, load
+from musmove.beat.tracking import BarTracker, BeatTracker
+from musmove.models import ModelError, card_path, load_card, resolve, sha256
+from musmove.sources.audio import load_audio
+from musmove.sources.data import bundled
 from musmove.training import STUDY
+from musmove.training.beat_data import metronome
 
 MODEL = 'beat_crnn.onnx'
 RATE, HOP = 22050, 512

@@ -4,9 +4,9 @@ import mir_eval
 import numpy as np
 import pytest
 
-from musmove.audio import load_audio
-from musmove.beat_tracking import BarTracker, BeatTracker, OnsetNormalizer
-from musmove.features import AudioFeatures
+from musmove.beat.features import AudioFeatures
+from musmove.beat.tracking import BarTracker, BeatTracker, OnsetNormalizer
+from musmove.sources.audio import load_audio
 
 RATE, HOP = 22050, 512
 FPS = RATE / HOP

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from musmove.session import evaluate
+from musmove.evaluation.session import evaluate
 
 SECONDS = 15
 

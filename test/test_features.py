@@ -8,15 +8,9 @@ import pytest
 import soundfile
 from test_recordings import uci
 
-from musmove.features import (
-    Kinematics,
-    OnsetStrength,
-    StreamingSpectrogram,
-    kinematics,
-    offline_log_mel,
-    offline_onset_strength,
-)
-from musmove.recordings import read_mocap
+from musmove.beat.features import OnsetStrength, StreamingSpectrogram, offline_log_mel, offline_onset_strength
+from musmove.gesture.kinematics import Kinematics, kinematics
+from musmove.sources.recordings import read_mocap
 
 TOLERANCE = 1e-5
 # (n_fft, hop, n_mels, fmin, fmax) at the render's 22.05 kHz

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from test_recordings import uci
 
-from musmove.gesture import GROUPS, JOINTS, PHASES, RATE, SIZE, GestureFeatures, columns, features
-from musmove.onnx_models import StreamingModel, load_card
+from musmove.gesture.features import GROUPS, JOINTS, PHASES, RATE, SIZE, GestureFeatures, columns, features
+from musmove.models import StreamingModel, load_card
 from musmove.training import STUDY
 
 

@@ -14,9 +14,9 @@ import pytest
 from ros_helpers import NodeProcess, wait_for
 from test_recordings import uci
 
-from musmove.gesture import RATE, features
-from musmove.onnx_models import StreamingModel
-from musmove.recordings import read_mocap
+from musmove.gesture.features import RATE, features
+from musmove.models import StreamingModel
+from musmove.sources.recordings import read_mocap
 from musmove_msgs.msg import Beat, GesturePhase, SyncFrame
 
 NS = 10**9

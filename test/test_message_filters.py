@@ -1,11 +1,11 @@
-"""musmove.message_filters over real DDS: two audio_source processes at different frame rates."""
+"""musmove.sync.message_filters over real DDS: two audio_source processes at different frame rates."""
 
 import pytest
 from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import wait_for
 from test_approximate_time import oracle
 
-from musmove import message_filters
+from musmove.sync import message_filters
 from musmove_msgs.msg import AudioFrame
 
 RATE = 22050

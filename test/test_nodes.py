@@ -12,7 +12,7 @@ from rclpy.qos import qos_profile_sensor_data
 from ros_helpers import wait_for
 from test_recordings import uci
 
-from musmove.audio import load_audio
+from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame
 
 ROOT = Path(__file__).resolve().parent.parent

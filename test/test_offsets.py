@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_recordings import uci
 
-from musmove.recordings import read_mocap, virtual_imu
+from musmove.sources.recordings import read_mocap, virtual_imu
 from musmove.sync.offsets import estimate_lag, motion_envelope
 from musmove.sync.streams import IMU, Settings, Stream, pose_layout
 from musmove.sync.synchronizer import Synchronizer

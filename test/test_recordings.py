@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from musmove.recordings import (
+from musmove.sources.recordings import (
     PHASES,
     MocapRecording,
     read_imu,

@@ -10,14 +10,14 @@ command-to-motion latency; the second compensates it.
 import numpy as np
 import pytest
 
-from musmove.beat_data import metronome
-from musmove.data import bundled
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events, estimate_latency
 from musmove.robot.controller import DanceController
 from musmove.robot.limits import JointLimits
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES
 from musmove.robot.oscillator import Oscillator
 from musmove.robot.sim import BulletRobot, KinematicRobot, panda_urdf
+from musmove.sources.data import bundled
+from musmove.training.beat_data import metronome
 
 DT = 0.01  # control period, and the joint state rate (100 Hz)
 NAMES = list(PANDA_HOME)

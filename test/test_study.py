@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from test_recordings import uci
 
-from musmove.study import BEGIN, END, LABELS, update
+from musmove.evaluation.study import BEGIN, END, LABELS, update
 from musmove.training import STUDY
 
 MODELS = Path(__file__).resolve().parent.parent / 'models'

@@ -14,7 +14,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from ros_helpers import wait_for
 from test_recordings import uci
 
-from musmove.recordings import read_mocap, virtual_imu
+from musmove.sources.recordings import read_mocap, virtual_imu
 from musmove_msgs.msg import StreamStatus, SyncFrame
 
 HOP, RATE, INJECTED = 512, 22050, 0.08

@@ -8,7 +8,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.qos import qos_profile_sensor_data
 from scipy.spatial.transform import Rotation
 
-from musmove.audio import load_audio
+from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame, StreamStatus, SyncFrame
 
 RATE, HOP, BODY_RATE = 22050, 512, 120.0

@@ -5,7 +5,7 @@ import pytest
 from scipy.signal import sosfilt, sosfilt_zi
 from scipy.spatial.transform import Rotation, Slerp
 
-from musmove.features import AudioFeatures
+from musmove.beat.features import AudioFeatures
 from musmove.sync.filters import LowPass, PlausibilityGate, RunningNormalizer
 from musmove.sync.streams import EXTRAPOLATED, GAP, IMU, OK, OUTLIER, STALE, Settings, Stream, pose_layout, slerp
 from musmove.sync.synchronizer import Synchronizer

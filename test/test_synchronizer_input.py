@@ -14,7 +14,7 @@ from ros_helpers import NodeProcess, wait_for
 from scipy.signal import resample_poly
 from sensor_msgs.msg import Imu
 
-from musmove.audio import load_audio
+from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame, StreamStatus, SyncFrame
 
 RATE, HOP = 22050, 512

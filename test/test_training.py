@@ -9,10 +9,10 @@ torch = pytest.importorskip(
     'torch', reason='the training extra is not installed: pip install -r requirements/training.txt'
 )
 
-from musmove.beat_model import OnnxBeatModel, activations  # noqa: E402
-from musmove.gesture import PHASES, SIZE  # noqa: E402
-from musmove.gesture import features as gesture_features  # noqa: E402
-from musmove.onnx_models import ModelError, StreamingModel  # noqa: E402
+from musmove.beat.model import OnnxBeatModel, activations  # noqa: E402
+from musmove.gesture.features import PHASES, SIZE  # noqa: E402
+from musmove.gesture.features import features as gesture_features  # noqa: E402
+from musmove.models import ModelError, StreamingModel  # noqa: E402
 from musmove.training import ARCHITECTURE_NAMES, beats  # noqa: E402
 from musmove.training.architectures import ARCHITECTURES  # noqa: E402
 from musmove.training.export import export  # noqa: E402
@@ -86,7 +86,7 @@ def test_a_short_training_lowers_the_loss_and_exports_in_parity(tracks, tmp_path
     # The exported model on audio, frame by frame, equals torch on the offline features of the same audio.
     audio = np.random.default_rng(1).standard_normal(22050).astype(np.float32) * 0.1
     streamed = activations(OnnxBeatModel(path), audio)
-    from musmove.features import offline_log_mel
+    from musmove.beat.features import offline_log_mel
 
     _, log_mel = offline_log_mel(audio, **beats.LOG_MEL)
     with torch.no_grad():

@@ -6,22 +6,8 @@ import sys
 import time
 from pathlib import Path
 
-from ament_index_python.packages import PackageNotFoundError, get_package_prefix
-
+from musmove.graph import node_executable
 from musmove.training import ARCHITECTURE_NAMES, TASKS
-
-
-def node_executable(name: str) -> Path:
-    """The installed console entry point of a musmove node (what `ros2 run musmove NAME` runs)."""
-    try:
-        folder = Path(get_package_prefix('musmove'), 'lib', 'musmove')
-    except PackageNotFoundError as error:
-        raise SystemExit('musmove: error: the musmove package is not installed; run: source tools/env.sh') from error
-    path = folder / name
-    if not path.is_file():
-        known = ', '.join(sorted(p.name for p in folder.iterdir())) or 'none'
-        raise SystemExit(f'musmove: error: no node {name!r}; nodes: {known}')
-    return path
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +28,7 @@ def launch(args: argparse.Namespace) -> int:
 
 
 def eval_beats(args: argparse.Namespace) -> int:
-    from musmove.beat_eval import evaluate, write_report
+    from musmove.evaluation.beats import evaluate, write_report
 
     options = {'split': args.split, 'model': args.model, 'limit': args.limit, 'all_performances': args.all_performances}
     try:
@@ -65,7 +51,7 @@ def train(args: argparse.Namespace) -> int:
 
 
 def study(args: argparse.Namespace) -> int:
-    from musmove.study import run
+    from musmove.evaluation.study import run
 
     print(run(Path(args.models), Path(args.docs), args.limit, args.ablation))
     return 0
@@ -95,8 +81,8 @@ def play(args: argparse.Namespace) -> int:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    from musmove.session import evaluate as evaluate_session
-    from musmove.session import report
+    from musmove.evaluation.session import evaluate as evaluate_session
+    from musmove.evaluation.session import report
 
     bag = Path(args.bag)
     for path in (bag, args.beats, args.gestures):

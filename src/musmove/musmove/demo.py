@@ -7,7 +7,7 @@ recording as the partner and imu_source the virtual IMU of its right wrist, all 
 synchronizer, beat_tracker and gesture_phase run the shipped ONNX models; robot_controller makes the
 simulated Franka Panda (robot_sim, pybullet) nod on the predicted beats; `musmove record` records every
 topic into a rosbag2 bag. While it runs, a listener reports the synchronized frames and beats; at the
-end `musmove.session` scores the bag against the metronome the drummer played to and the phases the
+end `musmove.evaluation.session` scores the bag against the metronome the drummer played to and the phases the
 UCI annotator marked. The two recordings were not made together: the demo shows the loop on one
 clock, not a real audio-movement pairing.
 """
@@ -29,10 +29,10 @@ from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 
-from musmove.beat_data import metronome
-from musmove.data import bundled, render_midi, shared_data
+from musmove.evaluation.session import evaluate, report
 from musmove.progress import Progress
-from musmove.session import evaluate, report
+from musmove.sources.data import bundled, render_midi, shared_data
+from musmove.training.beat_data import metronome
 from musmove_msgs.msg import Beat, StreamStatus, SyncFrame
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'

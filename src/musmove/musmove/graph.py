@@ -21,6 +21,21 @@ BOOLEAN = ('false', 'true')
 RESPAWN_DELAY = 1.0  # seconds before a source that died starts again
 
 
+def node_executable(name: str) -> Path:
+    """The installed console entry point of a musmove node (what `ros2 run musmove NAME` runs)."""
+    from ament_index_python.packages import PackageNotFoundError, get_package_prefix
+
+    try:
+        folder = Path(get_package_prefix('musmove'), 'lib', 'musmove')
+    except PackageNotFoundError as error:
+        raise SystemExit('musmove: error: the musmove package is not installed; run: source tools/env.sh') from error
+    path = folder / name
+    if not path.is_file():
+        known = ', '.join(sorted(p.name for p in folder.iterdir())) or 'none'
+        raise SystemExit(f'musmove: error: no node {name!r}; nodes: {known}')
+    return path
+
+
 class ConfigurationError(ValueError):
     """A launch argument or the parameter file is wrong; the message names it and what is allowed."""
 

@@ -29,7 +29,7 @@ from typing import BinaryIO
 from ament_index_python.packages import get_package_share_directory
 
 from musmove import graph
-from musmove.cli import node_executable
+from musmove.graph import node_executable
 
 DESCRIPTIONS = ('coordination',)
 STOP_TIMEOUT = 10.0

@@ -53,6 +53,10 @@ class MusmoveNode(Node):
         self.get_logger().warning(message + suffix)
         self._warned[key] = (now, 0)
 
+    def reject(self, topic: str, error: ValueError) -> None:
+        """Log a dropped message of `topic`, rate-limited per topic and cause (`validation.Rejected.cause`)."""
+        self.warn_limited(f'{topic}:{getattr(error, "cause", "invalid")}', f'{error}; ignored')
+
 
 _spinning: list[MusmoveNode] = []  # the node `spin` runs, once it is built
 WAKE = 0.1  # s: the longest the executor waits, so that a signal is handled soon

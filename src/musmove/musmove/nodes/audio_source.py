@@ -14,9 +14,9 @@ from rclpy.duration import Duration
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 
-from musmove.audio import load_audio
 from musmove.nodes import ConfigurationError, spin
 from musmove.nodes.replay import FileSource
+from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame
 
 

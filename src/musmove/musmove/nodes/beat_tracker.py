@@ -6,9 +6,9 @@ Topics:
         and the next `predicted_beats` beats (PREDICTED, stamped in the future) after every
         observed beat and every `prediction_period` seconds.
 
-The beat and downbeat activations come from the ONNX model `model` (`musmove.beat_model`), or, with
+The beat and downbeat activations come from the ONNX model `model` (`musmove.beat.model`), or, with
 `model` empty or when the audio is not in the model's format, from the spectral-flux DSP fallback
-(no downbeats). The tracker is `musmove.beat_tracking.BeatTracker`; downbeats come from
+(no downbeats). The tracker is `musmove.beat.tracking.BeatTracker`; downbeats come from
 `BarTracker` on the downbeat activation at each observed beat.
 """
 
@@ -17,10 +17,11 @@ from collections import deque
 import numpy as np
 from rclpy.qos import qos_profile_sensor_data
 
-from musmove import beat_model
-from musmove.beat_tracking import BarTracker, BeatTracker, Estimate
+from musmove.beat import model as beat_model
+from musmove.beat.tracking import BarTracker, BeatTracker, Estimate
+from musmove.models import ModelError
 from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.onnx_models import ModelError
+from musmove.nodes.validation import Rejected, audio_samples, stamp_ns
 from musmove_msgs.msg import AudioFrame, Beat
 
 NS = 10**9
@@ -70,13 +71,12 @@ class BeatTrackerNode(MusmoveNode):
         self.downbeats: deque[float] = deque(maxlen=self.lookahead + 2)  # recent frames' downbeat activations
 
     def on_audio(self, frame: AudioFrame) -> None:
-        samples = np.asarray(frame.samples, dtype=np.float32)
-        channels = max(frame.channels, 1)
-        if samples.size == 0 or samples.size % channels or frame.sample_rate == 0:
-            self.warn_limited('audio:empty', f'audio: frame {frame.frame_index} is empty or has no rate; ignored')
+        try:
+            mono = np.nan_to_num(audio_samples(frame))
+        except Rejected as error:
+            self.reject('audio', error)
             return
-        mono = np.nan_to_num(samples.reshape(-1, channels).mean(axis=1))
-        stamp = frame.header.stamp.sec * NS + frame.header.stamp.nanosec
+        stamp = stamp_ns(frame.header)
         if self.tracker is None or frame.sample_rate != self.rate or len(mono) != self.hop:
             if self.tracker is not None:
                 self.warn_limited('audio:format', 'audio: rate or frame size changed; tracking restarts')

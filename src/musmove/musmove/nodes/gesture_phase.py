@@ -2,13 +2,13 @@
 
 Topics:
     sync_frame (musmove_msgs/SyncFrame): the synchronizer's frames; their joints are named, in order,
-        by `joint_names` (as mocap_source publishes them), and must include `musmove.gesture.JOINTS`.
+        by `joint_names` (as mocap_source publishes them), and must include `musmove.gesture.features.JOINTS`.
     beats (musmove_msgs/Beat): the beat, for the movement's phase relative to it.
     gesture_phase (musmove_msgs/GesturePhase): one per frame with joints, stamped as the frame.
 
 The ONNX model `model` (checked against its card) runs at its own frame rate (the card's `frame_rate`,
 30 Hz for the shipped models): the joints are interpolated linearly between frames onto that clock and
-turned into `musmove.gesture` features; each published message carries the newest estimate. Frames
+turned into `musmove.gesture.features` features; each published message carries the newest estimate. Frames
 whose joints are STALE (NaN) publish nothing and restart the model, so that a consumer's watchdog sees
 the stream stop; GAP and OUTLIER joints halve the confidence.
 """
@@ -17,9 +17,9 @@ import math
 
 import numpy as np
 
-from musmove.gesture import JOINTS, PHASES, GestureFeatures
+from musmove.gesture.features import JOINTS, PHASES, GestureFeatures
+from musmove.models import ModelError, StreamingModel
 from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.onnx_models import ModelError, StreamingModel
 from musmove_msgs.msg import Beat, GesturePhase, StreamStatus, SyncFrame
 
 NS = 10**9

@@ -15,7 +15,7 @@ from sensor_msgs.msg import Imu
 
 from musmove.nodes import ConfigurationError, spin
 from musmove.nodes.replay import FileSource
-from musmove.recordings import read_imu
+from musmove.sources.recordings import read_imu
 
 
 class ImuSource(FileSource):

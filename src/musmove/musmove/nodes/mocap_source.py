@@ -16,7 +16,7 @@ from rclpy.time import Time
 
 from musmove.nodes import ConfigurationError, spin
 from musmove.nodes.replay import FileSource
-from musmove.recordings import read_mocap, select_joints
+from musmove.sources.recordings import read_mocap, select_joints
 
 
 class MocapSource(FileSource):

@@ -26,8 +26,6 @@ The latency is fixed or measured: the lag between commanded and measured joint m
 """
 
 import math
-from collections import deque
-from statistics import median
 
 import numpy as np
 from builtin_interfaces.msg import Duration, Time
@@ -40,9 +38,11 @@ from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events, estimate_latency
+from musmove.nodes.validation import Rejected, joint_positions
+from musmove.robot.asynchrony import Asynchrony
 from musmove.robot.controller import DanceController
 from musmove.robot.limits import JointLimits, Limiter
+from musmove.robot.measurement import LatencyEstimator, MotionLog, live_asynchrony
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES, Move
 from musmove.robot.oscillator import Oscillator
 from musmove.robot.safety import Watchdog
@@ -50,11 +50,6 @@ from musmove.robot.sim import panda_urdf
 from musmove_msgs.msg import Beat, CoordinationMetrics, GesturePhase
 
 NS = 10**9
-MAX_LATENCY = 0.25  # [s] longest latency measured
-LATENCY_SLEW = 0.05  # [s/s] a new latency estimate is taken in this gradually
-LATENCY_ESTIMATES = 5  # the latency in use is the median of the newest estimates
-MIN_MOTION = 0.01  # [rad or m] commanded range a joint needs in the window to measure latency
-PROMINENCE = 0.01  # [rad or m] smallest excursion between two movement events
 LATCHED = QoSProfile(depth=1, durability=QoSDurabilityPolicy.TRANSIENT_LOCAL)
 
 
@@ -63,13 +58,6 @@ def per_joint(name: str, values: list[float], count: int) -> np.ndarray:
     if len(values) not in (1, count):
         raise ConfigurationError(f'{name}: one value, or one per joint ({count}), expected; got {values}')
     return np.broadcast_to(np.asarray(values, dtype=float), (count,))
-
-
-def event_kind(move: Move) -> str:
-    """Which velocity reversals of a move's marking joint fall on the beats."""
-    if move.centred:
-        return 'both'
-    return 'min' if move.amplitude[0] > 0 else 'max'
 
 
 class RobotControllerNode(MusmoveNode):
@@ -83,12 +71,9 @@ class RobotControllerNode(MusmoveNode):
         self.base: Watchdog | None = None
         self.estopped = False
         self.tick = 0  # index of the newest command on the control grid
-        self.commands: deque[tuple[float, np.ndarray]] = deque()
-        self.states: deque[tuple[float, np.ndarray]] = deque()
-        self.observed: deque[float] = deque()
+        self.log = MotionLog(len(self.limits.names), max(self.metrics_window, self.latency_window))
         self.predicted_at, self.predicted = math.nan, []  # the newest prediction: [(beat time, std)]
-        self.estimates: deque[float] = deque(maxlen=LATENCY_ESTIMATES)
-        self.latency_target = max(self.latency, 0.0)
+        self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, max(self.latency, 0.0))
         self.result = Asynchrony(np.empty(0), 0)
         self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
         self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
@@ -206,7 +191,7 @@ class RobotControllerNode(MusmoveNode):
     def on_beat(self, beat: Beat) -> None:
         t = self.seconds(beat.header.stamp)
         if beat.kind == Beat.OBSERVED:
-            self.observed.append(t)
+            self.log.beats.append(t)
             return
         estimated_at = self.seconds(beat.estimated_at)
         if estimated_at != self.predicted_at:  # a new prediction: the beats of one share their estimated_at
@@ -217,24 +202,20 @@ class RobotControllerNode(MusmoveNode):
             self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence)
 
     def on_joint_state(self, message: JointState) -> None:
-        names = list(message.name)
         try:
-            position = np.array([message.position[names.index(joint)] for joint in self.limits.names])
-        except (ValueError, IndexError):
-            self.warn_limited('joint_states', f'joint_states without every joint of {self.limits.names} ignored')
-            return
-        if not np.isfinite(position).all():
-            self.warn_limited('joint_states:nan', 'joint_states with non-finite positions ignored')
+            position = joint_positions(message, self.limits.names)
+        except Rejected as error:
+            self.reject('joint_states', error)
             return
         stamp = self.seconds(message.header.stamp)
-        if self.states and stamp <= self.states[-1][0]:  # a repeated or older state: no new measurement
+        if self.log.states and stamp <= self.log.states[-1][0]:  # a repeated or older state: no new measurement
             self.warn_limited('joint_states:stamp', 'joint_states not newer than the last one ignored')
             return
         now = self.now()
         if self.controller is None:
             self.start(position, now)
         self.controller.on_joint_state(now)
-        self.states.append((stamp, position))
+        self.log.states.append((stamp, position))
 
     def start(self, position: np.ndarray, t: float) -> None:
         """Take control from the measured `position`: home slowly, then dance once beats arrive."""
@@ -319,7 +300,7 @@ class RobotControllerNode(MusmoveNode):
             commands.append(self.controller.step(t))
             if self.twist is not None:
                 self.sway_base(t)
-        self.commands.extend(zip(times, commands, strict=True))
+        self.log.commands.extend(zip(times, commands, strict=True))
         self.send(times[0], commands)
 
     def on_finish(self) -> bool:
@@ -358,64 +339,17 @@ class RobotControllerNode(MusmoveNode):
 
     def take_latency(self, elapsed: float) -> None:
         """Move the compensated latency towards the measured one, gradually."""
-        step = LATENCY_SLEW * elapsed
-        latency = self.oscillator.latency
-        self.oscillator.latency = latency + min(max(self.latency_target - latency, -step), step)
-
-    # --- measurement ---------------------------------------------------------------------
-    def trim(self, t: float) -> None:
-        """Forget what is older than every window at time `t`."""
-        oldest = t - max(self.metrics_window, self.latency_window) - 1.0
-        for history in (self.commands, self.states):
-            while history and history[0][0] < oldest:
-                history.popleft()
-        while self.observed and self.observed[0] < oldest:
-            self.observed.popleft()
-
-    def window(self, history: deque, span: float, t: float) -> tuple[np.ndarray, np.ndarray]:
-        """(times, values) of the newest `span` seconds of a history."""
-        recent = [(time, value) for time, value in history if time >= t - span]
-        if len(recent) < 2:
-            return np.empty(0), np.empty((0, len(self.limits.names)))
-        times, values = zip(*recent, strict=True)
-        return np.array(times), np.array(values)
-
-    def measure_latency(self, t: float) -> None:
-        """Estimate the lag of the measured behind the commanded motion, while the robot moves."""
-        if self.latency >= 0:
-            return
-        command_times, commanded = self.window(self.commands, self.latency_window, t)
-        times, measured = self.window(self.states, self.latency_window, t)
-        spans = [np.ptp(x) if len(x) else 0.0 for x in (command_times, times)]
-        if min(spans) < 0.5 * self.latency_window:
-            return
-        moving = np.ptp(commanded, axis=0) > MIN_MOTION
-        if not moving.any():
-            return
-        estimate = estimate_latency(command_times, commanded[:, moving], times, measured[:, moving], MAX_LATENCY)
-        if 0 <= estimate < MAX_LATENCY - self.dt:
-            self.estimates.append(estimate)
-            self.latency_target = median(self.estimates)
-
-    def measure_asynchrony(self, t: float) -> tuple[Asynchrony, float]:
-        """Asynchrony of the marking joint's events to the observed beats, and the newest event's time."""
-        times, positions = self.window(self.states, self.metrics_window, t)
-        beats = np.array([b for b in self.observed if b >= t - self.metrics_window])
-        if len(times) < 3 or len(beats) == 0:
-            return Asynchrony(np.empty(0), len(beats)), t
-        tolerance = 0.25 * float(np.median(np.diff(beats))) if len(beats) > 1 else 0.1
-        beats = beats[(beats >= times[0] + tolerance) & (beats <= times[-1] - tolerance)]
-        move = self.moves[self.move]
-        joint = self.limits.names.index(move.joints[0])
-        events = detect_events(times, positions[:, joint], event_kind(move), prominence=PROMINENCE)
-        return asynchrony(events, beats, tolerance), float(events[-1]) if len(events) else t
+        self.oscillator.latency = self.latency_estimator.slew(self.oscillator.latency, elapsed)
 
     # --- reports -------------------------------------------------------------------------
     def report(self) -> None:
         t = self.now()
-        self.trim(t)
-        self.measure_latency(t)
-        self.result, newest = self.measure_asynchrony(t)
+        self.log.trim(t)
+        if self.latency < 0:
+            self.latency_estimator.measure(self.log, t)
+        move = self.moves[self.move]
+        joint = self.limits.names.index(move.joints[0])
+        self.result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move)
         self.publish_metrics(self.result, newest)
         self.publish_diagnostics(t)
         if self.result.matched:
@@ -446,10 +380,11 @@ class RobotControllerNode(MusmoveNode):
 
     def publish_diagnostics(self, t: float) -> None:
         level, message, stale = self.state(t)
+        estimator = self.latency_estimator
         values = {
             'latency_ms': f'{self.oscillator.latency * 1e3:.1f}',
-            'latency_source': 'fixed' if self.latency >= 0 else f'measured ({len(self.estimates)} estimates)',
-            'latency_measured_ms': f'{self.latency_target * 1e3:.1f}',
+            'latency_source': 'fixed' if self.latency >= 0 else f'measured ({len(estimator.estimates)} estimates)',
+            'latency_measured_ms': f'{estimator.target * 1e3:.1f}',
             'bpm': f'{self.oscillator.bpm:.1f}',
             'dance_gain': f'{self.controller.watchdog.gain:.2f}' if self.controller else '0.00',
             'stale_inputs': ' '.join(stale),

@@ -20,6 +20,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove.nodes.validation import Rejected, trajectory_positions
 from musmove.robot.limits import JointLimits
 from musmove.robot.moves import PANDA_HOME
 from musmove.robot.sim import BulletRobot, KinematicRobot, panda_urdf
@@ -89,19 +90,15 @@ class RobotSimNode(MusmoveNode):
         return (nanoseconds - self.origin) / NS
 
     def on_trajectory(self, message: JointTrajectory) -> None:
-        if sorted(message.joint_names) != sorted(self.joints):
-            self.warn_limited('joints', f'trajectory for joints {list(message.joint_names)} ignored')
+        try:
+            positions = trajectory_positions(message, tuple(self.joints))
+        except Rejected as error:
+            self.reject('trajectory', error)
             return
-        order = [list(message.joint_names).index(name) for name in self.joints]
-        rows = [list(point.positions) for point in message.points]
-        if any(len(row) != len(order) for row in rows) or not np.isfinite(rows).all():
-            self.warn_limited('points', 'trajectory without finite positions for every joint ignored')
-            return
-        positions = np.array(rows, dtype=float).reshape(-1, len(order))
         now = self.get_clock().now().nanoseconds
         start = Time.from_msg(message.header.stamp).nanoseconds or now
         due = [self.seconds(start + Duration.from_msg(point.time_from_start).nanoseconds) for point in message.points]
-        self.reference.replace(self.seconds(now), np.array(due), positions[:, order])
+        self.reference.replace(self.seconds(now), np.array(due), positions)
 
     def step(self) -> None:
         now = self.seconds(self.get_clock().now().nanoseconds)

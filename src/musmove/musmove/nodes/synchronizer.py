@@ -23,8 +23,9 @@ from rclpy.qos import qos_profile_sensor_data
 from scipy.signal import resample_poly
 from sensor_msgs.msg import Imu
 
-from musmove.features import AUDIO_FEATURES, AudioFeatures
+from musmove.beat.features import AUDIO_FEATURES, AudioFeatures
 from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove.nodes.validation import Rejected, audio_samples, stamp_ns
 from musmove.sync.filters import RunningNormalizer
 from musmove.sync.streams import GAP, IMU, OK, Settings, Stream, pose_layout
 from musmove.sync.synchronizer import Frame, Synchronizer
@@ -32,11 +33,6 @@ from musmove_msgs.msg import AudioFrame, StreamStatus, SyncFrame
 
 NS = 10**9
 MOCAP_TYPES = ('PoseArray', 'PoseStamped', 'none')
-AUDIO_RATES = (1_000, 384_000)  # plausible sample rates [Hz]; others are not audio
-
-
-def stamp_ns(header) -> int:
-    return header.stamp.sec * NS + header.stamp.nanosec
 
 
 def imu_values(message: Imu) -> np.ndarray:
@@ -189,15 +185,11 @@ class SynchronizerNode(MusmoveNode):
         self.take(stream, stamp_ns(message.header), pose_values(message.poses))
 
     def on_audio(self, frame: AudioFrame) -> None:
-        samples = np.asarray(frame.samples, dtype=np.float32)
-        channels = max(frame.channels, 1)
-        if samples.size == 0 or samples.size % channels:
-            self.warn_limited('audio:empty', f'audio: frame {frame.frame_index} has {samples.size} samples; ignored')
+        try:
+            mono = audio_samples(frame)
+        except Rejected as error:  # counted in lost_frames by the next frame's index
+            self.reject('audio', error)
             return
-        if not AUDIO_RATES[0] <= frame.sample_rate <= AUDIO_RATES[1]:  # counted in lost_frames like an empty frame
-            self.warn_limited('audio:bad-rate', f'audio: frame {frame.frame_index} at {frame.sample_rate} Hz; ignored')
-            return
-        mono = samples.reshape(-1, channels).mean(axis=1)
         if not np.all(np.isfinite(mono)):
             self.audio_counts['non-finite_frames'] = self.audio_counts.get('non-finite_frames', 0) + 1
             self.warn_limited('audio:nan', f'audio: non-finite samples in frame {frame.frame_index} set to 0')

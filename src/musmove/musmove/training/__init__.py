@@ -2,7 +2,7 @@
 
 Needs the training extra (`pip install -r requirements/training.txt`: torch==2.13.0, CPU); nothing
 at run time imports this package: the nodes run the exported ONNX files with onnxruntime
-(`musmove.onnx_models`).
+(`musmove.models`).
 """
 
 STUDY = ('cnn', 'rnn', 'lstm', 'cnn_lstm', 'transformer')  # the seed paper's five architectures, in its order

@@ -9,7 +9,7 @@ Every model maps features (batch, frames, size) to logits (batch, frames, classe
 frames <= t only. It normalises its input with the training set's mean and std (buffers, so the
 exported graph takes raw features) and pads the start with `pad` (the features of silence).
 `step` gives the newest frame's logits from the last `window` frames and the recurrent state, the
-graph that is exported (see `musmove.onnx_models`).
+graph that is exported (see `musmove.models`).
 """
 
 import math

@@ -1,7 +1,7 @@
 """Beat/downbeat training data: log-mel features of the rendered performances and frame targets.
 
 Frame i of `LOG_MEL` features describes time i * hop / sample_rate (its window is centred on the
-first sample of audio frame i, see `musmove.features`); a beat at t s is target 1 at frame
+first sample of audio frame i, see `musmove.beat.features`); a beat at t s is target 1 at frame
 round(t * fps) and 0.5 at the frames beside it (the usual widening, which forgives annotation
 jitter). Chunks for training are cut at random, stretched in time, shifted in frequency and changed
 in gain (augmentation on the features, the beat times stretched with them).
@@ -12,11 +12,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musmove.audio import load_audio
-from musmove.beat_data import Example, examples, one_per_folder, render
-from musmove.data import cache_dir
-from musmove.features import offline_log_mel
+from musmove.beat.features import offline_log_mel
 from musmove.progress import Progress
+from musmove.sources.audio import load_audio
+from musmove.sources.data import cache_dir
+from musmove.training.beat_data import Example, examples, one_per_folder, render
 
 LOG_MEL = {'sample_rate': 22050, 'hop': 512, 'n_fft': 1024, 'n_mels': 64, 'fmin': 30.0, 'fmax': 11025.0}
 SILENCE_DB = -100.0  # log-mel of digital silence (amin 1e-10)

@@ -10,7 +10,7 @@ import onnxruntime
 import torch
 from torch import Tensor, nn
 
-from musmove.onnx_models import CARD_VERSION, StreamingModel, activate, sha256
+from musmove.models import CARD_VERSION, StreamingModel, activate, sha256
 from musmove.training.architectures import CausalModel
 
 OPSET = 17

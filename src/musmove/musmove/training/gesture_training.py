@@ -19,7 +19,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score
 from torch.nn import functional
 
-from musmove.gesture import GROUPS, PHASES, RATE, columns, features
+from musmove.gesture.features import GROUPS, PHASES, RATE, columns, features
 from musmove.training import gestures
 from musmove.training.architectures import ARCHITECTURES, CausalModel
 from musmove.training.export import export

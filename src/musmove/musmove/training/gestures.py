@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from musmove.data import shared_data
-from musmove.gesture import JOINTS, PHASES, RATE, features
-from musmove.recordings import read_mocap
+from musmove.gesture.features import JOINTS, PHASES, RATE, features
+from musmove.sources.data import shared_data
+from musmove.sources.recordings import read_mocap
 
 RECORDINGS = {'A': ('a1', 'a2', 'a3'), 'B': ('b1', 'b3'), 'C': ('c1', 'c3')}  # by subject
 FOLDS = tuple(RECORDINGS)  # leave-one-subject-out: the subject tested

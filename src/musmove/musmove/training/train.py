@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch.nn import functional
 
-from musmove.beat_tracking import BeatTracker
+from musmove.beat.tracking import BeatTracker
 from musmove.progress import Progress
 from musmove.training import beats, gesture_training
 from musmove.training.architectures import ARCHITECTURES, CausalModel

@@ -1,8 +1,8 @@
 """Beat tracking evaluation on the annotated data sets: our causal and offline modes against librosa and essentia.
 
-Every method runs on the same audio, each example's MIDI rendered by `musmove.beat_data.render` at 22050 Hz:
+Every method runs on the same audio, each example's MIDI rendered by `musmove.training.beat_data.render` at 22050 Hz:
 
-- causal: `musmove.beat_model` activations streamed through `BeatTracker`, its observed beats;
+- causal: `musmove.beat.model` activations streamed through `BeatTracker`, its observed beats;
 - offline: the same activations decoded at once by `decode_offline` (Viterbi, non-causal);
 - librosa: `librosa.beat.beat_track` (dynamic programming over the onset envelope, offline);
 - essentia: essentia's `RhythmExtractor2013` ('multifeature', offline) on the audio resampled to 44100 Hz.
@@ -24,11 +24,11 @@ import mir_eval
 import numpy as np
 from scipy.signal import resample_poly
 
-from musmove import beat_model
-from musmove.audio import load_audio
-from musmove.beat_data import DATASETS, SPLITS, Example, examples, one_per_folder, render
-from musmove.beat_tracking import BarTracker, BeatTracker, decode_offline
+from musmove.beat import model as beat_model
+from musmove.beat.tracking import BarTracker, BeatTracker, decode_offline
 from musmove.progress import Progress
+from musmove.sources.audio import load_audio
+from musmove.training.beat_data import DATASETS, SPLITS, Example, examples, one_per_folder, render
 
 RATE, HOP = 22050, 512
 FPS = RATE / HOP
@@ -284,7 +284,7 @@ def markdown(results: list[Result], model: str | None = None, split: str = 'test
         'ignored. Causal: the streaming tracker; offline: Viterbi decoding of the same activations; librosa: '
         '`beat.beat_track`; essentia: `RhythmExtractor2013` (multifeature). Prediction error, causal only, pooled '
         f'over the beats after 5 s: the latest next-beat prediction made at least {1000 * HORIZON:.0f} ms before '
-        'a beat and within half an inter-beat interval of it (`musmove.beat_eval.prediction_errors`); '
+        'a beat and within half an inter-beat interval of it (`musmove.evaluation.beats.prediction_errors`); '
         'predicted: the share of beats that had one. Downbeat F: mir_eval F-measure of the causal downbeats '
         "(`BarTracker` on the model's downbeat activation; none from the DSP fallback).",
         '',

@@ -21,7 +21,7 @@ def bundled(name: str) -> Path:
 
 def shared_data() -> Path:
     """The shared data sets: $MUSMOVE_DATA, else ../shared/data from the working directory or the sources."""
-    candidates = [Path.cwd().parent / 'shared' / 'data', Path(__file__).resolve().parents[3].parent / 'shared' / 'data']
+    candidates = [Path.cwd().parent / 'shared' / 'data', Path(__file__).resolve().parents[4].parent / 'shared' / 'data']
     if root := os.environ.get('MUSMOVE_DATA'):
         candidates = [Path(root)]
     for path in candidates:

@@ -14,7 +14,7 @@ from pathlib import Path
 import mido
 import numpy as np
 
-from musmove.data import render_midi, shared_data
+from musmove.sources.data import render_midi, shared_data
 
 SPLITS = ('train', 'validation', 'test')
 DATASETS = ('groove', 'asap')
@@ -191,7 +191,7 @@ def one_per_folder(items: list[Example]) -> list[Example]:
 
 
 def render(example: Example, sample_rate: int = 22050) -> Path:
-    """The example rendered to a wav with fluidsynth (cached in `musmove.data.cache_dir()`).
+    """The example rendered to a wav with fluidsynth (cached in `musmove.sources.data.cache_dir()`).
 
     Sample 0 is MIDI time 0, so the annotations need no shift. fluidsynth starts each note 1-2 of its 64-sample
     blocks late: a drum note's first sound comes 3.5-8.5 ms (mean 6) after its note-on at 22050 Hz, 2-5.5 ms at

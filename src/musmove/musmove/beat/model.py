@@ -1,7 +1,7 @@
 """Frame-wise beat and downbeat activations, causally: a trained ONNX model, or the DSP fallback.
 
 Both take consecutive mono frames of `hop` samples at `sample_rate` and give, per frame, the
-activations (beat, downbeat) in [0, 1] for the time of that frame (see `musmove.features`).
+activations (beat, downbeat) in [0, 1] for the time of that frame (see `musmove.beat.features`).
 `OnsetActivation` is the spectral-flux onset strength over its running peak (no downbeats);
 `OnnxBeatModel` runs a model exported by `musmove.training` and checked against its card.
 """
@@ -11,9 +11,9 @@ from typing import Protocol
 
 import numpy as np
 
-from musmove.beat_tracking import OnsetNormalizer
-from musmove.features import AudioFeatures, StreamingSpectrogram
-from musmove.onnx_models import ModelError, StreamingModel
+from musmove.beat.features import AudioFeatures, StreamingSpectrogram
+from musmove.beat.tracking import OnsetNormalizer
+from musmove.models import ModelError, StreamingModel
 
 
 class BeatActivation(Protocol):

@@ -1,6 +1,6 @@
 """A drop-in for the `message_filters` Python API, matching with the C++ ApproximateTime policy.
 
-    from musmove import message_filters
+    from musmove.sync import message_filters
     audio = message_filters.Subscriber(node, AudioFrame, 'audio', qos_profile=qos_profile_sensor_data)
     imu = message_filters.Subscriber(node, Imu, 'imu', qos_profile=qos_profile_sensor_data)
     sync = message_filters.ApproximateTimeSynchronizer([audio, imu], queue_size=10, slop=0.02)

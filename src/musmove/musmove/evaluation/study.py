@@ -2,7 +2,7 @@
 
 Beat alignment and synchronization error come from running each exported beat model frame by frame
 (onnxruntime) on the cached log-mel features of the test splits and tracking its activation causally
-(`musmove.beat_eval`); gesture-phase figures are the nested leave-one-subject-out results carried by
+(`musmove.evaluation.beats`); gesture-phase figures are the nested leave-one-subject-out results carried by
 each gesture model's card; parameters and per-frame latency from the ONNX files themselves.
 """
 
@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 
-from musmove.beat_eval import causal_beats, prediction_errors, scores
-from musmove.onnx_models import StreamingModel, load_card
+from musmove.evaluation.beats import causal_beats, prediction_errors, scores
+from musmove.evaluation.session import confusion_figure
+from musmove.models import StreamingModel, load_card
 from musmove.progress import Progress
-from musmove.session import confusion_figure
 from musmove.training import STUDY
 
 LABELS = {'cnn': 'CNN', 'rnn': 'RNN', 'lstm': 'LSTM', 'cnn_lstm': 'CNN-LSTM', 'transformer': 'Transformer'}

@@ -4,16 +4,13 @@ Audio: `StreamingSpectrogram` analyses each new frame of `hop` samples in a wind
 (zeros before the start), so a frame describes the time n_fft / 2 samples before its last sample; `offline_log_mel`
 gives the same numbers for a whole signal at once. `OnsetStrength` is the spectral flux of consecutive log spectra
 (`offline_onset_strength`: the same as `librosa.onset.onset_strength(S=log_mel.T, center=False)`).
-Movement: `Kinematics` gives each joint's speed, acceleration and jerk and the angles at chosen joints
-(`kinematics`: the same for a whole recording). `AudioFeatures` are the features of the synchronizer's SyncFrames.
+`AudioFeatures` are the features of the synchronizer's SyncFrames.
 """
 
 from collections import deque
-from typing import NamedTuple
 
 import librosa
 import numpy as np
-from numpy.typing import ArrayLike
 from scipy.ndimage import maximum_filter1d
 
 AUDIO_FEATURES = ('rms', 'onset_strength')
@@ -117,61 +114,6 @@ def offline_onset_strength(spectra: np.ndarray, lag: int = 1, max_size: int = 1)
     flux = np.zeros(len(spectra))
     flux[lag:] = np.maximum(spectra[lag:] - _reference(spectra, max_size)[:-lag], 0.0).mean(axis=1)
     return flux
-
-
-class Motion(NamedTuple):
-    """Speed, acceleration and jerk magnitude per joint [position unit/s, /s^2, /s^3]; angles at joints [rad]."""
-
-    speed: np.ndarray
-    acceleration: np.ndarray
-    jerk: np.ndarray
-    angles: np.ndarray
-
-
-def joint_angles(positions: np.ndarray, triplets: ArrayLike) -> np.ndarray:
-    """Angle [rad] at b between a and c for each triplet (a, b, c) of joint indices; positions (..., joints, 3)."""
-    triplets = np.asarray(triplets, dtype=np.intp).reshape(-1, 3)
-    middle = positions[..., triplets[:, 1], :]
-    first, second = positions[..., triplets[:, 0], :] - middle, positions[..., triplets[:, 2], :] - middle
-    return np.arctan2(np.linalg.norm(np.cross(first, second), axis=-1), np.sum(first * second, axis=-1))
-
-
-class Kinematics:
-    """`Motion` of consecutive frames of joint positions (joints, 3) sampled at `rate` [Hz].
-
-    Backward differences: the derivative of order k (velocity, acceleration, jerk) is the change of order k - 1 since
-    the previous frame times `rate`, so it describes the time k / 2 frames before the frame; it is 0 until k + 1
-    frames have been seen. `triplets` (a, b, c) of joint indices give the angle at b between a and c.
-    """
-
-    def __init__(self, rate: float, triplets: ArrayLike = ()) -> None:
-        self.rate, self.triplets = rate, np.asarray(triplets, dtype=np.intp).reshape(-1, 3)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget the previous frames (after a gap)."""
-        self.last: list[np.ndarray] = []  # the previous frame's position and the derivatives known then
-
-    def __call__(self, positions: ArrayLike) -> Motion:
-        """Motion at the next frame."""
-        derivatives = [np.asarray(positions, dtype=np.float64)]
-        for previous in self.last:
-            derivatives.append((derivatives[-1] - previous) * self.rate)
-        self.last = derivatives[:3]
-        norms = [np.linalg.norm(derivative, axis=-1) for derivative in derivatives[1:]]
-        norms += [np.zeros(len(derivatives[0]))] * (4 - len(derivatives))
-        return Motion(*norms, joint_angles(derivatives[0], self.triplets))
-
-
-def kinematics(positions: ArrayLike, rate: float, triplets: ArrayLike = ()) -> Motion:
-    """`Kinematics`' output for every frame of `positions` (frames, joints, 3) at once, each field (frames, ...)."""
-    positions = np.asarray(positions, dtype=np.float64)
-    derivative, norms = positions, []
-    for order in range(1, 4):
-        derivative, previous = np.zeros_like(positions), derivative
-        derivative[order:] = np.diff(previous[order - 1 :], axis=0) * rate
-        norms.append(np.linalg.norm(derivative, axis=-1))
-    return Motion(*norms, joint_angles(positions, triplets))
 
 
 class AudioFeatures:

@@ -3,7 +3,7 @@
 From a rosbag2 bag of the coordination graph it scores, where the topics and references are there:
 
 - beats: the OBSERVED `beats` against reference beat times (mir_eval F-measure ±70 ms, CMLt, AMLt,
-  P-score) and the PREDICTED ones by their error (`musmove.beat_eval.prediction_errors`);
+  P-score) and the PREDICTED ones by their error (`musmove.evaluation.beats.prediction_errors`);
 - gesture phase: `gesture_phase` against the annotated phases of the partner's recording (frame-wise
   accuracy, macro-F1, confusion matrix);
 - the robot: the movement events of the move's marking joint in `joint_states` against the reference
@@ -23,9 +23,10 @@ from rclpy.serialization import deserialize_message
 from rosbags.rosbag2 import Reader
 
 from musmove.bag.types import message_class
-from musmove.beat_eval import prediction_errors, scores
-from musmove.gesture import PHASES
+from musmove.evaluation.beats import prediction_errors, scores
+from musmove.gesture.features import PHASES
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events
+from musmove.robot.measurement import PROMINENCE, event_kind
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES
 
 NS = 10**9
@@ -51,7 +52,7 @@ def read_topics(bag: Path, names: tuple[str, ...]) -> dict[str, list[tuple[float
 def reference_beats(path: Path, start_time: float) -> np.ndarray:
     """Beat times [s] on the session clock: a MIDI file's metronome, or a text file of times (one per line)."""
     if path.suffix.lower() in ('.mid', '.midi'):
-        from musmove.beat_data import metronome
+        from musmove.training.beat_data import metronome
 
         return metronome(path)[0] + start_time
     return np.loadtxt(path, ndmin=1, usecols=0) + start_time
@@ -59,7 +60,7 @@ def reference_beats(path: Path, start_time: float) -> np.ndarray:
 
 def reference_phases(path: Path, start_time: float) -> tuple[np.ndarray, np.ndarray]:
     """Times [s] on the session clock and phase indices of an annotated recording (UCI *_raw.csv)."""
-    from musmove.recordings import read_mocap
+    from musmove.sources.recordings import read_mocap
 
     mocap = read_mocap(path)
     if mocap.labels is None:
@@ -149,7 +150,6 @@ def score_gestures(messages: list, times: np.ndarray, labels: np.ndarray) -> dic
 def robot_asynchrony(states: list, move: str, beats: np.ndarray) -> tuple[Asynchrony, np.ndarray]:
     """Movement events of the move's marking joint (as robot_controller detects them) against `beats`, and
     the joint's (times, positions) while it danced."""
-    from musmove.nodes.robot_controller import PROMINENCE, event_kind
 
     chosen = PANDA_MOVES[move]
     joint = chosen.joints[0]

@@ -1,0 +1,1 @@
+"""Evaluation: beat tracking on the data sets, recorded sessions, and the five-architecture study."""
