@@ -14,12 +14,23 @@ Topics (relative, so `namespace` moves them all): audio (musmove_msgs/AudioFrame
 coordination_metrics (musmove_msgs/CoordinationMetrics), diagnostics (diagnostic_msgs/DiagnosticArray).
 Remappings: imu to imu_topic and mocap to mocap_topic in imu_source, mocap_source and synchronizer, so a
 live driver replaces a file source: leave imu_file or mocap_file empty and name the driver's topic.
-The sources respawn when they exit (ros2 launch also restarts one that finished its file; `musmove
-launch` does not); when any other process exits, the launch shuts down.
+A source that dies starts again after `graph.RESPAWN_DELAY`, at most `graph.RESPAWN_LIMIT` times; one
+that finished its file (status 0) or stopped on a configuration error (status 2) stays down, as in
+`musmove launch`. When any other process exits, the launch shuts down. An argument the file does not
+declare is named in a warning (ros2 launch itself ignores it).
 """
 
-from launch.actions import DeclareLaunchArgument, ExecuteProcess, GroupAction, OpaqueFunction, Shutdown
+from launch.actions import (
+    DeclareLaunchArgument,
+    ExecuteProcess,
+    GroupAction,
+    LogInfo,
+    OpaqueFunction,
+    Shutdown,
+    TimerAction,
+)
 from launch.conditions import IfCondition
+from launch.events.process import ProcessExited
 from launch.launch_context import LaunchContext
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node, PushRosNamespace
@@ -64,6 +75,10 @@ def declare(argument: graph.Argument) -> DeclareLaunchArgument:
 def check(context: LaunchContext) -> list:
     """Check the argument values and the parameter file (graph.check) before any node starts."""
     graph.check({argument.name: context.launch_configurations[argument.name] for argument in graph.ARGUMENTS})
+    unknown = sorted(set(context.launch_configurations) - set(graph.arguments()))
+    if unknown:
+        known = ', '.join(graph.arguments())
+        return [LogInfo(msg=f'WARNING: unknown launch argument(s) {", ".join(unknown)} ignored; arguments: {known}')]
     return []
 
 
@@ -72,11 +87,23 @@ def typed(argument: str) -> ParameterValue:
     return ParameterValue(LaunchConfiguration(argument), value_type=graph.arguments()[argument].value_type)
 
 
-def node(description: graph.Node) -> Node:
+def respawn(description: graph.Node, restarts: int, event: ProcessExited) -> list:
+    """A source that died, started again after a delay, a bounded number of times (as `musmove launch` does)."""
+    name, status = description.name, event.returncode
+    if status in graph.NOT_RESPAWNED:
+        return [LogInfo(msg=f'{name} exited with status {status}: not respawned')]
+    if restarts >= graph.RESPAWN_LIMIT:
+        return [LogInfo(msg=f'{name} exited with status {status}: gave up after {restarts} respawns')]
+    again = GroupAction([PushRosNamespace(LaunchConfiguration('namespace')), node(description, restarts + 1)])
+    message = f'{name} exited with status {status}: respawning ({restarts + 1} of {graph.RESPAWN_LIMIT})'
+    return [LogInfo(msg=message), TimerAction(period=graph.RESPAWN_DELAY, actions=[again])]
+
+
+def node(description: graph.Node, restarts: int = 0) -> Node:
     """A musmove node: parameters from the config file then the arguments; a source respawns."""
     overrides = {parameter: typed(argument) for parameter, argument in description.parameters.items()}
     if description.respawn:
-        lifecycle = {'respawn': True, 'respawn_delay': graph.RESPAWN_DELAY}
+        lifecycle = {'on_exit': lambda event, context: respawn(description, restarts, event)}
     else:
         lifecycle = {'on_exit': Shutdown(reason=f'required node {description.name} exited')}
     return Node(

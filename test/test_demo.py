@@ -1,5 +1,6 @@
 """The README's main command, shortened: the whole loop on real recordings, then its bag replayed and scored again."""
 
+import os
 import shlex
 import subprocess
 import time
@@ -14,10 +15,13 @@ SECONDS = 15
 
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
+    """The demo as on a fresh clone with no shared data sets beside it: on the data shipped in the repository alone."""
     out = tmp_path_factory.mktemp('demo')
     command = ['musmove', 'demo', '--duration', str(SECONDS), '--out', str(out)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    nowhere = {**os.environ, 'MUSMOVE_DATA': str(tmp_path_factory.mktemp('no_shared_data'))}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=nowhere)
     assert result.returncode == 0, result.stdout + result.stderr + (out / 'launch.log').read_text()
+    assert 'uci_c3_raw_30s.csv' in result.stdout  # the bundled partner
     return result.stdout, out
 
 
@@ -62,8 +66,7 @@ def test_the_bag_replays_into_the_same_figures(demo, tmp_path):
     references = dict(zip(arguments[1::2], arguments[2::2], strict=True))
     topics = ['/beats', '/gesture_phase', '/joint_states']
     recorder = subprocess.Popen(['musmove', 'record', '-o', str(tmp_path / 'replayed'), '--topics', *topics])
-    try:
-        time.sleep(3.0)  # the recorder subscribes when the player's topics appear
+    try:  # the recorder subscribes when the player's topics appear; the player starts once it has
         player = subprocess.run(
             ['musmove', 'play', str(out / 'bag'), '--topics', *topics, '--wait-for-subscribers', '1'],
             capture_output=True, text=True, timeout=120,

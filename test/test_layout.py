@@ -36,7 +36,7 @@ def test_no_import_circle():
 
     def visit(name: str, stack: list[str]) -> None:
         if name in stack:
-            raise AssertionError('import circle: ' + ' -> '.join(stack[stack.index(name) :] + [name]))
+            raise AssertionError('import circle: ' + ' -> '.join([*stack[stack.index(name) :], name]))
         if name in done:
             return
         for imported in graph[name]:

@@ -8,6 +8,7 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.qos import qos_profile_sensor_data
 from scipy.spatial.transform import Rotation
 
+from musmove.nodes import AUDIO_QOS
 from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame, StreamStatus, SyncFrame
 
@@ -29,7 +30,7 @@ def test_pose_stamped_topics_become_joints(ros_node, node_process, groove_wav):
     )  # fmt: skip
     audio = load_audio(groove_wav, RATE)[:, 0]
     publishers = {name: ros_node.create_publisher(PoseStamped, name, qos_profile_sensor_data) for name in BODIES}
-    audio_publisher = ros_node.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
+    audio_publisher = ros_node.create_publisher(AudioFrame, 'audio', AUDIO_QOS)
     frames: list[SyncFrame] = []
     subscription = ros_node.create_subscription(SyncFrame, 'sync_frame', frames.append, 100)
     t0 = ros_node.get_clock().now().nanoseconds

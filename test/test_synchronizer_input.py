@@ -14,6 +14,7 @@ from ros_helpers import NodeProcess, wait_for
 from scipy.signal import resample_poly
 from sensor_msgs.msg import Imu
 
+from musmove.nodes import AUDIO_QOS
 from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame, StreamStatus, SyncFrame
 
@@ -32,7 +33,8 @@ class Feed:
     def __init__(self, node: rclpy.node.Node, audio: np.ndarray, process: NodeProcess) -> None:
         self.node, self.audio, self.process = node, audio, process
         kinds = {'imu': Imu, 'mocap': PoseArray, 'audio': AudioFrame}
-        self.publishers = {n: node.create_publisher(k, n, qos_profile_sensor_data) for n, k in kinds.items()}
+        qos = {n: AUDIO_QOS if n == 'audio' else qos_profile_sensor_data for n in kinds}  # IMU, mocap: as drivers
+        self.publishers = {n: node.create_publisher(k, n, qos[n]) for n, k in kinds.items()}
         self.make = {'imu': self.imu, 'mocap': self.mocap, 'audio': self.audio_frame}
         self.frames: list[SyncFrame] = []
         self.diagnostics: list[DiagnosticArray] = []

@@ -1,13 +1,36 @@
 """The `musmove` command: run nodes and the demo without the `ros2` command line."""
 
 import argparse
+import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from musmove.graph import node_executable
 from musmove.training import ARCHITECTURE_NAMES, TASKS
+
+
+def number(kind: type, low: float | None = None, above: float | None = None) -> Callable[[str], float]:
+    """An argparse type: a finite `kind` (int or float), at least `low` or greater than `above`."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
+        if not math.isfinite(value) or (low is not None and value < low) or (above is not None and value <= above):
+            bound = f'>= {low}' if low is not None else f'> {above}'
+            raise argparse.ArgumentTypeError(f'{text} is out of range (allowed: {bound})')
+        return value
+
+    return parse
+
+
+COUNT = number(int, low=1)  # how many
+SIZE = number(int, low=0)  # bytes, 0: no limit
+SPAN = number(float, low=0.0)  # seconds, 0: none
 
 
 def run(args: argparse.Namespace) -> int:
@@ -138,7 +161,11 @@ def parser() -> argparse.ArgumentParser:
     )
     demo_verb.add_argument('--out', default='musmove_demo', metavar='DIR', help='bag, report and launch log')
     demo_verb.add_argument(
-        '--duration', type=float, default=None, metavar='S', help='stop after S seconds (default: the whole recording)'
+        '--duration',
+        type=number(float, above=0.0),
+        default=None,
+        metavar='S',
+        help='stop after S seconds (default: the whole recording)',
     )
     demo_verb.set_defaults(handler=demo)
 
@@ -167,7 +194,7 @@ def parser() -> argparse.ArgumentParser:
         '--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='groove and/or asap (default: both)'
     )
     beats.add_argument('--split', default='test', help='train, validation or test (default: test)')
-    beats.add_argument('--limit', type=int, default=None, metavar='N', help='at most N files per data set')
+    beats.add_argument('--limit', type=COUNT, default=None, metavar='N', help='at most N files per data set')
     beats.add_argument(
         '--all-performances', action='store_true', help='every ASAP performance, not one per score folder'
     )
@@ -185,12 +212,16 @@ def parser() -> argparse.ArgumentParser:
     )
     training.add_argument('--arch', choices=ARCHITECTURE_NAMES, default='crnn', help='architecture')
     training.add_argument('--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='beat data sets')
-    training.add_argument('--epochs', type=int, help='most epochs (early stopping may end sooner; beat 30, gesture 20)')
-    training.add_argument('--steps', type=int, help='batches per epoch (beat 100, gesture 40)')
-    training.add_argument('--max-minutes', type=float, help='wall-clock budget of one training (beat 25, gesture 5)')
-    training.add_argument('--limit', type=int, default=None, metavar='N', help='at most N beat tracks per data set')
+    training.add_argument(
+        '--epochs', type=COUNT, help='most epochs (early stopping may end sooner; beat 30, gesture 20)'
+    )
+    training.add_argument('--steps', type=COUNT, help='batches per epoch (beat 100, gesture 40)')
+    training.add_argument(
+        '--max-minutes', type=number(float, above=0.0), help='wall-clock budget of one training (beat 25, gesture 5)'
+    )
+    training.add_argument('--limit', type=COUNT, default=None, metavar='N', help='at most N beat tracks per data set')
     training.add_argument('--seed', type=int, default=0)
-    training.add_argument('--threads', type=int, default=2, help='torch CPU threads')
+    training.add_argument('--threads', type=COUNT, default=2, help='torch CPU threads')
     training.add_argument('--out', default='models', metavar='DIR', help='output folder (default: models)')
     training.set_defaults(handler=train)
 
@@ -204,7 +235,7 @@ def parser() -> argparse.ArgumentParser:
     )
     comparison.add_argument('--models', default='models', metavar='DIR', help='folder of the models (default: models)')
     comparison.add_argument('--docs', default='docs', metavar='DIR', help='folder of results.md (default: docs)')
-    comparison.add_argument('--limit', type=int, metavar='N', help='at most N test tracks per beat data set')
+    comparison.add_argument('--limit', type=COUNT, metavar='N', help='at most N test tracks per beat data set')
     comparison.add_argument(
         '--ablation',
         choices=ARCHITECTURE_NAMES,
@@ -229,10 +260,10 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
     recording.add_argument('--topics', nargs='+', metavar='T', help='topics to record (default: all, as they appear)')
     recording.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap', help='storage (default: mcap)')
     recording.add_argument(
-        '--max-bag-size', type=int, default=0, metavar='BYTES', help='start a new storage file after BYTES (0: never)'
+        '--max-bag-size', type=SIZE, default=0, metavar='BYTES', help='start a new storage file after BYTES (0: never)'
     )
     recording.add_argument(
-        '--max-bag-duration', type=float, default=0.0, metavar='S', help='start a new storage file after S s (0: never)'
+        '--max-bag-duration', type=SPAN, default=0.0, metavar='S', help='start a new storage file after S s (0: never)'
     )
     recording.add_argument(
         '--privacy',
@@ -248,15 +279,17 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
         description='Publish the messages of a rosbag2 bag (folder, .mcap or .db3) with their recorded spacing.',
     )
     playing.add_argument('bag', metavar='BAG', help='bag folder or storage file')
-    playing.add_argument('--rate', type=float, default=1.0, metavar='R', help='speed factor (default: 1)')
+    playing.add_argument(
+        '--rate', type=number(float, above=0.0), default=1.0, metavar='R', help='speed factor (default: 1)'
+    )
     playing.add_argument('--loop', action='store_true', help='play again from the start at the end, until Ctrl-C')
-    playing.add_argument('--start-offset', type=float, default=0.0, metavar='S', help='start S seconds into the bag')
+    playing.add_argument('--start-offset', type=SPAN, default=0.0, metavar='S', help='start S seconds into the bag')
     playing.add_argument('--topics', nargs='+', metavar='T', help='topics to play (default: all)')
     playing.add_argument(
-        '--clock', type=float, default=0.0, metavar='HZ', help='publish the bag time on /clock at HZ (for use_sim_time)'
+        '--clock', type=SPAN, default=0.0, metavar='HZ', help='publish the bag time on /clock at HZ (for use_sim_time)'
     )
     playing.add_argument(
-        '--wait-for-subscribers', type=int, default=0, metavar='N', help='start once every topic has N subscribers'
+        '--wait-for-subscribers', type=SIZE, default=0, metavar='N', help='start once every topic has N subscribers'
     )
     playing.set_defaults(handler=play)
 
@@ -271,7 +304,11 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
     evaluating.add_argument('--beats', metavar='FILE', help='reference beats: .mid (metronome) or text (s per line)')
     evaluating.add_argument('--gestures', metavar='FILE', help="the partner's annotated recording (UCI *_raw.csv)")
     evaluating.add_argument(
-        '--start-time', type=float, default=0.0, metavar='T', help='session clock time [s] of time 0 of the references'
+        '--start-time',
+        type=number(float),
+        default=0.0,
+        metavar='T',
+        help='session clock time [s] of time 0 of the references',
     )
     evaluating.add_argument('--move', choices=['nod', 'sway', 'wave'], default='nod', help="the robot's move")
     evaluating.add_argument('--out', metavar='DIR', help='report folder (default: <bag>_report)')
@@ -295,8 +332,20 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a verb; any error it meets on the way (bad input, unreadable files) is one line and exit status 2."""
     args = parser().parse_args(argv)
-    return args.handler(args)
+    try:
+        return args.handler(args)
+    except KeyboardInterrupt:
+        return 130
+    except SystemExit:
+        raise
+    except Exception as error:
+        if os.environ.get('MUSMOVE_DEBUG'):
+            raise
+        reason = str(error) or type(error).__name__
+        print(f'musmove {args.verb}: error: {reason} ({type(error).__name__})', file=sys.stderr)
+        return 2
 
 
 if __name__ == '__main__':

@@ -37,6 +37,7 @@ from musmove_msgs.msg import Beat, StreamStatus, SyncFrame
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 DEMO_MOCAP = 'uci-gesture-phase/raw/c3_raw.csv'
+DEMO_MOCAP_EXCERPT = 'uci_c3_raw_30s.csv'  # its first 30 s, shipped for a machine without the shared data sets
 SAMPLE_RATE = 22050
 HOP_SIZE = 512
 STARTUP = 12.0  # seconds for the ten processes to come up before the common start time, on 2 cores
@@ -80,12 +81,21 @@ def demo_config(folder: Path) -> Path:
     return path
 
 
+def partner_recording() -> Path:
+    """The partner's motion capture: the UCI recording in the shared data sets, else its bundled 30 s excerpt."""
+    try:
+        path = shared_data() / DEMO_MOCAP
+    except FileNotFoundError:
+        path = None
+    return path if path is not None and path.is_file() else bundled(DEMO_MOCAP_EXCERPT)
+
+
 def run_demo(duration: float | None = None, out: Path = Path('musmove_demo')) -> int:
     """Run the demo into `out` (bag, report, launch log); return 0 when the graph ran and stopped cleanly."""
     midi = bundled(DEMO_MIDI)
     print(f'musmove demo: rendering {midi.name} (Groove MIDI, CC BY 4.0) with fluidsynth')
     wav = render_midi(midi, SAMPLE_RATE)
-    mocap = shared_data() / DEMO_MOCAP
+    mocap = partner_recording()
     print(f'musmove demo: audio {wav.name}; partner (motion capture, virtual wrist IMU) {mocap} (UCI, CC BY 4.0)')
     seconds = soundfile.info(str(wav)).duration if duration is None else duration
     shutil.rmtree(out / 'bag', ignore_errors=True)  # the last demo's

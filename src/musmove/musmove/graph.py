@@ -19,6 +19,9 @@ PACKAGE = 'musmove'
 TRAJECTORY_TOPIC = 'joint_trajectory_controller/joint_trajectory'
 BOOLEAN = ('false', 'true')
 RESPAWN_DELAY = 1.0  # seconds before a source that died starts again
+RESPAWN_LIMIT = 3  # restarts of one source at most
+STOPPED_FIRST = ('robot_controller',)  # brakes the robot to rest while the simulator and recorder run
+NOT_RESPAWNED = (0, 2)  # finished its file, or a configuration error that a restart would only repeat
 
 
 def node_executable(name: str) -> Path:

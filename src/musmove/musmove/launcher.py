@@ -6,7 +6,7 @@ namespace, the parameter file, then the arguments' parameters and remappings), i
 prefixed with `[name]`. Arguments and the parameter file are checked before anything starts (exit
 status 2). SIGINT or SIGTERM goes on to every child (SIGTERM when a process failed), which has
 STOP_TIMEOUT seconds to exit before it is killed (a second signal kills at once). A source that dies
-starts again, at most RESPAWN_LIMIT times; one that finishes its file (status 0) stays down. When
+starts again, at most `graph.RESPAWN_LIMIT` times; one that finishes its file (status 0) stays down. When
 any other process exits, or a source for good, the rest are stopped and the exit status is 1,
 naming it.
 """
@@ -33,8 +33,6 @@ from musmove.graph import node_executable
 
 DESCRIPTIONS = ('coordination',)
 STOP_TIMEOUT = 10.0
-RESPAWN_LIMIT = 3
-NOT_RESPAWNED = (0, 2)  # finished, or a configuration error that a restart would only repeat
 PR_SET_PDEATHSIG = 1
 
 
@@ -158,10 +156,10 @@ class Launch:
     def exited(self, child: Child) -> None:
         child.status = child.popen.returncode
         self.drain(child)
-        if child.respawn and child.status not in NOT_RESPAWNED and child.respawns < RESPAWN_LIMIT:
+        if child.respawn and child.status not in graph.NOT_RESPAWNED and child.respawns < graph.RESPAWN_LIMIT:
             child.respawns += 1
             child.restart_at = time.monotonic() + graph.RESPAWN_DELAY
-            say(f'{child.name} {describe(child.status)}; respawning ({child.respawns} of {RESPAWN_LIMIT})')
+            say(f'{child.name} {describe(child.status)}; respawning ({child.respawns} of {graph.RESPAWN_LIMIT})')
         elif child.respawn and child.status == 0:
             say(f'{child.name} finished')
         else:
@@ -175,15 +173,21 @@ class Launch:
             self.relay(0.05)
 
     def stop(self) -> int:
-        """Pass the signal (SIGTERM after a failure) to every child, wait, kill; return the exit status."""
+        """Pass the signal (SIGTERM after a failure) to every child, wait, kill; return the exit status.
+
+        The controller goes first (`graph.STOPPED_FIRST`): it brakes the robot to rest and exits once it
+        should be still, while the simulator and the recorder still run, so that the bag shows the stop.
+        """
         number = self.signal or signal.SIGTERM
         say(f'error: {self.failure}; stopping the others' if self.failure else f'{number.name}: stopping')
         running = [c for c in self.children if c.popen is not None and c.popen.poll() is None]
-        for child in running:
-            child.popen.send_signal(number)
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while any(c.popen.poll() is None for c in running) and time.monotonic() < deadline and not self.kill_now:
-            self.relay(0.1)
+        first = [c for c in running if c.name in graph.STOPPED_FIRST]
+        for stage in (first, [c for c in running if c not in first]):
+            for child in stage:
+                child.popen.send_signal(number)
+            deadline = time.monotonic() + STOP_TIMEOUT
+            while any(c.popen.poll() is None for c in stage) and time.monotonic() < deadline and not self.kill_now:
+                self.relay(0.1)
         return self.reap(running, number)
 
     def reap(self, running: list[Child], number: int) -> int:

@@ -1,22 +1,51 @@
 """musmove's ROS 2 nodes; every node module has a `main` console entry point built on `spin`."""
 
+import math
+import re
 import signal
 import sys
 import time
 from collections.abc import Callable
+from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import rclpy
+import yaml
 from rcl_interfaces.msg import IntegerRange, ParameterDescriptor
 from rclpy.exceptions import ParameterException
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.impl.implementation_singleton import rclpy_implementation
 from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.signals import SignalHandlerOptions
 from rclpy.task import Future
+
+RCLError = rclpy_implementation.RCLError
+# QoS of the streams between musmove's nodes. Audio (our own AudioFrame) is reliable end to end, with a
+# queue of 100 frames (2.3 s); our file sources publish IMU and motion capture reliably too. The
+# synchronizer subscribes to IMU and motion capture best effort, so that a driver's sensor-data topic
+# matches as well, but with a deep queue: on one machine a best-effort reader loses only what overflows it.
+AUDIO_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+SOURCE_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE)
+SENSOR_QOS = QoSProfile(depth=200, reliability=ReliabilityPolicy.BEST_EFFORT)
 
 
 class ConfigurationError(ValueError):
     """A node cannot run with the parameters it was given; the message says why."""
+
+
+def check_range(
+    name: str, value: float, low: float | None = None, high: float | None = None, above: float | None = None
+) -> None:
+    """Raise a `ConfigurationError` naming `name` and its range if `value` is outside it (or not finite)."""
+    bounds = [f'> {above}'] if above is not None else []
+    bounds += [f'>= {low}'] if low is not None else []
+    bounds += [f'<= {high}'] if high is not None else []
+    inside = math.isfinite(value) and (above is None or value > above)
+    inside = inside and (low is None or value >= low) and (high is None or value <= high)
+    if bounds and not inside:
+        raise ConfigurationError(f'{name}: {value} is out of range (allowed: {" and ".join(bounds)})')
 
 
 class MusmoveNode(Node):
@@ -27,20 +56,48 @@ class MusmoveNode(Node):
         self.finished = Future()
         self._warned: dict[str, tuple[float, int]] = {}
 
-    def parameter(self, name: str, default: Any, description: str, *, minimum: int | None = None) -> Any:
-        """Declare a read-only parameter with its description (and lower bound) and return its value.
+    def parameter(
+        self,
+        name: str,
+        default: Any,
+        description: str,
+        *,
+        minimum: int | None = None,
+        low: float | None = None,
+        high: float | None = None,
+        above: float | None = None,
+    ) -> Any:
+        """Declare a read-only parameter with its description and return its value.
 
+        `minimum` bounds an integer (in its descriptor); `low` <= value <= `high` and value > `above`
+        bound a number: a value outside stops the node with a `ConfigurationError` naming the range.
         A list default must not be empty: ROS 2 parameter files cannot hold an empty list.
         """
         descriptor = ParameterDescriptor(description=description, read_only=True)
         if minimum is not None:
             descriptor.integer_range = [IntegerRange(from_value=minimum, to_value=2**31 - 1, step=1)]
         value = self.declare_parameter(name, default, descriptor).value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            check_range(name, value, low, high, above)
         return list(value) if isinstance(default, list) else value
 
-    def on_finish(self) -> bool:
-        """Called once when the node finishes, before its context shuts down; True if it published a last word."""
-        return False
+    def check_overrides(self) -> None:
+        """Refuse parameters given (-p, a parameter file) that the node does not declare: a misspelt name."""
+        unknown = sorted(set(self._parameter_overrides) - set(self._parameters))
+        if unknown:
+            known = ', '.join(sorted(self._parameters))
+            raise ConfigurationError(f'unknown parameter(s) {", ".join(unknown)} for {self.get_name()}; known: {known}')
+
+    def clock_ns(self) -> int:
+        """The node's clock now [ns]: what received stamps and staleness are judged against."""
+        return self.get_clock().now().nanoseconds
+
+    def on_finish(self) -> float:
+        """Called once when the node finishes, before its context shuts down: seconds its last messages need to act.
+
+        The node then stays that long (and at least `LINGER`, for DDS to deliver them) before it exits; 0: none.
+        """
+        return 0.0
 
     def warn_limited(self, key: str, message: str, period: float = 5.0) -> None:
         """Log a warning at most once per `period` seconds for each `key`, counting those held back."""
@@ -78,6 +135,21 @@ def _finish(signum: int, frame: Any) -> None:
         _spinning[0].finished.set_result(None)
 
 
+def check_ros_args(args: list[str]) -> None:
+    """Refuse what rcl would refuse with a log line and a traceback: a missing value, an unreadable parameter file."""
+    ros = args[args.index('--ros-args') + 1 :] if '--ros-args' in args else []
+    for flag, value in pairwise([*ros, None]):
+        if flag in ('-p', '--param', '-r', '--remap', '--params-file') and (value is None or value.startswith('-')):
+            raise ConfigurationError(f'{flag} needs a value')
+        if flag == '--params-file':
+            try:
+                content = yaml.safe_load(Path(value).read_text())
+            except (OSError, yaml.YAMLError) as error:
+                raise ConfigurationError(f'--params-file {value}: {" ".join(str(error).split())}') from None
+            if not isinstance(content, dict):
+                raise ConfigurationError(f'--params-file {value}: not a mapping of node names to ros__parameters')
+
+
 def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) -> int:
     """Run a node until it finishes, SIGINT or SIGTERM; return the process exit status.
 
@@ -86,19 +158,25 @@ def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) ->
     signal.signal(signal.SIGINT, _finish)
     signal.signal(signal.SIGTERM, _finish)
     try:
+        check_ros_args(sys.argv if args is None else args)
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
             node = make_node()
+            node.check_overrides()
             _spinning.append(node)
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             while not node.finished.done():
                 executor.spin_once(timeout_sec=WAKE)
-            if node.on_finish():
-                time.sleep(LINGER)  # for DDS to deliver it before the context goes
+            if linger := node.on_finish():
+                time.sleep(max(linger, LINGER))  # for DDS to deliver the last word, and for it to act
             executor.shutdown()
             return 0
     except (ConfigurationError, ParameterException) as error:
         print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {error}', file=sys.stderr)
+        return 2
+    except RCLError as error:  # bad --ros-args: a missing or unparsable parameter file, a dangling -p
+        reason = re.sub(r',? at /\S+:\d+', '', str(error)).strip()
+        print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {reason}', file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0

@@ -1,7 +1,7 @@
 """audio_source: publish AudioFrame messages from an audio file or a live microphone.
 
 Topics:
-    audio (musmove_msgs/AudioFrame, sensor-data QoS): frames of `hop_size` samples per channel.
+    audio (musmove_msgs/AudioFrame, reliable: `musmove.nodes.AUDIO_QOS`): frames of `hop_size` samples per channel.
 
 Each frame is stamped with the capture time of its first sample. For a file that is the
 start time plus sample index / sample_rate (plus `time_offset`), so a replay is deterministic.
@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 from rclpy.duration import Duration
-from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 
-from musmove.nodes import ConfigurationError, spin
+from musmove.nodes import AUDIO_QOS, ConfigurationError, spin
 from musmove.nodes.replay import FileSource
 from musmove.sources.audio import load_audio
 from musmove_msgs.msg import AudioFrame
@@ -27,11 +26,13 @@ class AudioSource(FileSource):
         super().__init__('audio_source')
         self.declare_replay_parameters('Audio file to play (wav, flac, ogg, mp3, ...); empty: microphone.')
         self.device = self.parameter('device', '', 'PortAudio input device, name or index; empty: default.')
-        self.sample_rate = self.parameter('sample_rate', 22050, 'Published sample rate [Hz].', minimum=1)
-        self.channels = self.parameter('channels', 1, 'Published channels; files are down-mixed.', minimum=1)
-        self.hop_size = self.parameter('hop_size', 512, 'Samples per channel in each frame.', minimum=1)
+        self.sample_rate = self.parameter(
+            'sample_rate', 22050, 'Published sample rate [Hz].', minimum=1, low=1000, high=384_000
+        )
+        self.channels = self.parameter('channels', 1, 'Published channels; files are down-mixed.', minimum=1, high=64)
+        self.hop_size = self.parameter('hop_size', 512, 'Samples per channel in each frame.', minimum=1, high=65_536)
         self.frame_id = self.frame_id or (Path(self.file).stem if self.file else 'microphone')
-        self.audio_publisher = self.create_publisher(AudioFrame, 'audio', qos_profile_sensor_data)
+        self.audio_publisher = self.create_publisher(AudioFrame, 'audio', AUDIO_QOS)
         self.frame_index = 0
         if self.file:
             self._start_file()

@@ -1,7 +1,7 @@
 """beat_tracker: observed and predicted beats from audio frames, causally.
 
 Topics:
-    audio (musmove_msgs/AudioFrame, sensor-data QoS): the music, frame by frame.
+    audio (musmove_msgs/AudioFrame, reliable): the music, frame by frame.
     beats (musmove_msgs/Beat): each beat once confirmed (OBSERVED, `lookahead` frames after it),
         and the next `predicted_beats` beats (PREDICTED, stamped in the future) after every
         observed beat and every `prediction_period` seconds.
@@ -15,16 +15,17 @@ The beat and downbeat activations come from the ONNX model `model` (`musmove.bea
 from collections import deque
 
 import numpy as np
-from rclpy.qos import qos_profile_sensor_data
 
 from musmove.beat import model as beat_model
 from musmove.beat.tracking import BarTracker, BeatTracker, Estimate
 from musmove.models import ModelError
-from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.nodes.validation import Rejected, audio_samples, stamp_ns
+from musmove.nodes import AUDIO_QOS, ConfigurationError, MusmoveNode, spin
+from musmove.nodes.validation import Rejected, audio_samples, not_ahead, stamp_ns
 from musmove_msgs.msg import AudioFrame, Beat
 
 NS = 10**9
+
+SWITCH_AFTER = 1.0  # [s] of frames in a new format, none in the old, before tracking restarts in it
 
 
 class BeatTrackerNode(MusmoveNode):
@@ -35,10 +36,15 @@ class BeatTrackerNode(MusmoveNode):
         p = self.parameter
         self.lookahead = p('lookahead', 4, 'Frames of evidence after a beat before it is reported.', minimum=1)
         self.count = p('predicted_beats', 4, 'Upcoming beats published as predictions.', minimum=0)
-        self.period = round(NS * p('prediction_period', 0.1, 'Longest time between predictions [s].'))
-        self.min_bpm = p('min_bpm', 55.0, 'Slowest tempo tracked [BPM].')
-        self.max_bpm = p('max_bpm', 215.0, 'Fastest tempo tracked [BPM].')
-        self.min_confidence = p('min_confidence', 0.3, 'Beats are reported only above this confidence.')
+        self.period = round(NS * p('prediction_period', 0.1, 'Longest time between predictions [s].', above=0.0))
+        self.min_bpm = p('min_bpm', 55.0, 'Slowest tempo tracked [BPM].', low=10.0, high=400.0)
+        self.max_bpm = p('max_bpm', 215.0, 'Fastest tempo tracked [BPM].', low=10.0, high=400.0)
+        if self.min_bpm >= self.max_bpm:
+            raise ConfigurationError(f'min_bpm ({self.min_bpm}) must be below max_bpm ({self.max_bpm})')
+        self.max_lead = p('max_stamp_lead', 1.0, 'Frames stamped further ahead of this clock are dropped [s].', above=0)
+        self.min_confidence = p(
+            'min_confidence', 0.3, 'Beats are reported only above this confidence.', low=0.0, high=1.0
+        )
         self.model = p(
             'model', 'beat_crnn.onnx', 'ONNX beat model (path, or a name in share/musmove/models); empty or none: DSP.'
         )
@@ -47,14 +53,17 @@ class BeatTrackerNode(MusmoveNode):
         except ModelError as error:
             raise ConfigurationError(f'model: {error}') from error
         self.publisher = self.create_publisher(Beat, 'beats', 20)
-        self.create_subscription(AudioFrame, 'audio', self.on_audio, qos_profile_sensor_data)
+        self.create_subscription(AudioFrame, 'audio', self.on_audio, AUDIO_QOS)
         self.tracker: BeatTracker | None = None
+        self.format: tuple[int, int] | None = None  # (sample rate, frame size) the tracker runs at
+        self.other_format: tuple[tuple[int, int], int] | None = None  # another format and its frames in a row
         self.last_index = self.last_stamp = None
         self.last_prediction = 0
         self.observed_count = 0
 
     def start(self, frame: AudioFrame, hop: int) -> None:
         self.rate, self.hop = frame.sample_rate, hop
+        self.last_index = self.last_stamp = None
         fps = self.rate / hop
         self.tracker = BeatTracker(
             fps, self.min_bpm, self.max_bpm, lookahead=self.lookahead, min_confidence=self.min_confidence
@@ -66,25 +75,39 @@ class BeatTrackerNode(MusmoveNode):
                 self.onnx.reset()
                 self.activation = self.onnx
             except ModelError as error:
-                self.get_logger().error(f'{error}; using the DSP onset fallback instead')
+                self.warn_limited('model-format', f'{error}; using the DSP onset fallback instead', period=10.0)
         self.bars = BarTracker()
         self.downbeats: deque[float] = deque(maxlen=self.lookahead + 2)  # recent frames' downbeat activations
+
+    def adopt_format(self, frame: AudioFrame, hop: int) -> None:
+        """Start tracking at a frame's format: the first one, or one that has replaced the old for `SWITCH_AFTER` s."""
+        new = (frame.sample_rate, hop)
+        if self.tracker is not None:
+            count = self.other_format[1] + 1 if self.other_format and self.other_format[0] == new else 1
+            self.other_format = (new, count)
+            if count * hop < SWITCH_AFTER * frame.sample_rate:
+                raise Rejected('format', f'audio: {hop} samples at {frame.sample_rate} Hz, tracking {self.format}')
+            self.warn_limited('audio:format', f'audio: now {hop} samples at {frame.sample_rate} Hz; tracking restarts')
+        self.format, self.other_format = new, None
+        self.start(frame, hop)
 
     def on_audio(self, frame: AudioFrame) -> None:
         try:
             mono = np.nan_to_num(audio_samples(frame))
+            stamp = not_ahead('audio', stamp_ns(frame.header), self.get_clock().now().nanoseconds, self.max_lead)
+            if self.tracker is None or (frame.sample_rate, len(mono)) != self.format:
+                self.adopt_format(frame, len(mono))
+            else:
+                self.other_format = None
         except Rejected as error:
             self.reject('audio', error)
             return
-        stamp = stamp_ns(frame.header)
-        if self.tracker is None or frame.sample_rate != self.rate or len(mono) != self.hop:
-            if self.tracker is not None:
-                self.warn_limited('audio:format', 'audio: rate or frame size changed; tracking restarts')
-            self.start(frame, len(mono))
-        elif self.last_stamp is not None and stamp <= self.last_stamp:
+        if self.last_stamp is not None and stamp <= self.last_stamp:
             self.warn_limited('audio:stamp', f'audio: stamp of frame {frame.frame_index} not after the last; ignored')
             return
-        elif frame.frame_index > self.last_index + 1:  # lost frames: silence keeps the tracker's clock
+        elif (
+            self.last_index is not None and frame.frame_index > self.last_index + 1
+        ):  # lost frames: silence keeps the tracker's clock
             lost = frame.frame_index - self.last_index - 1
             self.warn_limited('audio:lost', f'audio: {lost} frame(s) lost before frame {frame.frame_index}')
             for _ in range(min(frame.frame_index - self.last_index - 1, round(2 * self.rate / self.hop))):

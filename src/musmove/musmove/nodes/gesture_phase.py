@@ -19,7 +19,7 @@ import numpy as np
 
 from musmove.gesture.features import JOINTS, PHASES, GestureFeatures
 from musmove.models import ModelError, StreamingModel
-from musmove.nodes import ConfigurationError, MusmoveNode, spin
+from musmove.nodes import ConfigurationError, MusmoveNode, spin, validation
 from musmove_msgs.msg import Beat, GesturePhase, StreamStatus, SyncFrame
 
 NS = 10**9
@@ -36,6 +36,7 @@ class GesturePhaseNode(MusmoveNode):
             'model', 'gesture_rnn.onnx', 'ONNX gesture-phase model (path, or a name in share/musmove/models).'
         )
         names = p('joint_names', list(JOINTS), 'Names of the SyncFrame joints, in their order.')
+        self.max_lead = p('max_stamp_lead', 1.0, 'Frames stamped further ahead of this clock are dropped [s].', above=0)
         self.mocap_stream = p('mocap_stream', 'mocap', 'Name of the motion-capture stream in SyncFrame.streams.')
         try:
             self.model = StreamingModel(self.model_name, task='gesture')
@@ -61,7 +62,12 @@ class GesturePhaseNode(MusmoveNode):
         self.get_logger().info(f'{self.model_name} ({self.model.card["architecture"]}) at {rate:g} Hz on sync_frame')
 
     def on_beat(self, beat: Beat) -> None:
-        self.beats[beat.index] = (beat.header.stamp.sec * NS + beat.header.stamp.nanosec, beat.tempo)
+        try:
+            validation.beat(beat)
+        except validation.Rejected as error:
+            self.reject('beats', error)
+            return
+        self.beats[beat.index] = (validation.stamp_ns(beat.header), beat.tempo)
         if len(self.beats) > 64:
             del self.beats[min(self.beats)]
 
@@ -75,7 +81,13 @@ class GesturePhaseNode(MusmoveNode):
         return cycles % 1.0 if cycles < 2 else math.nan
 
     def on_frame(self, frame: SyncFrame) -> None:
-        stamp = frame.header.stamp.sec * NS + frame.header.stamp.nanosec
+        try:
+            stamp = validation.not_ahead(
+                'sync_frame', validation.stamp_ns(frame.header), self.clock_ns(), self.max_lead
+            )
+        except validation.Rejected as error:
+            self.reject('sync_frame', error)
+            return
         if not frame.joints:  # no motion capture (yet)
             self.restart()
             return

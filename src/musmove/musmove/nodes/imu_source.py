@@ -1,7 +1,7 @@
 """imu_source: sensor_msgs/Imu from a recorded file, paced like the live sensor.
 
 Topics:
-    imu (sensor_msgs/Imu, sensor-data QoS): one message per sample.
+    imu (sensor_msgs/Imu, reliable: `musmove.nodes.SOURCE_QOS`): one message per sample.
 
 A real IMU driver's sensor_msgs/Imu topic takes this node's place with a remap to `imu` (or by
 naming it in the synchronizer's `imu_topics`). Unknown orientation or angular velocity is marked
@@ -9,11 +9,10 @@ as REP 145 says: element 0 of its covariance is -1.
 """
 
 import numpy as np
-from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 from sensor_msgs.msg import Imu
 
-from musmove.nodes import ConfigurationError, spin
+from musmove.nodes import SOURCE_QOS, ConfigurationError, spin
 from musmove.nodes.replay import FileSource
 from musmove.sources.recordings import read_imu
 
@@ -28,7 +27,7 @@ class ImuSource(FileSource):
             'read as a virtual IMU on `joint`.'
         )
         joint = self.parameter('joint', 'right_wrist', 'Joint that carries the virtual IMU in a motion-capture file.')
-        rate = self.parameter('rate', 0.0, 'Resample to this rate [Hz]; 0: the recording rate.')
+        rate = self.parameter('rate', 0.0, 'Resample to this rate [Hz]; 0: the recording rate.', low=0.0, high=10_000.0)
         if not self.file:
             raise ConfigurationError('no `file` to play; a live IMU driver publishes sensor_msgs/Imu itself')
         try:
@@ -47,7 +46,7 @@ class ImuSource(FileSource):
             self.get_logger().info(f'{(~finite).sum()} samples with missing values are not published')
         self.data, self.recording = data, recording
         self.frame_id = self.frame_id or recording.frame_id
-        self.imu_publisher = self.create_publisher(Imu, 'imu', qos_profile_sensor_data)
+        self.imu_publisher = self.create_publisher(Imu, 'imu', SOURCE_QOS)
         self.finite = finite
         self.start_replay(np.round(times * 1e9).astype(np.int64), self.imu_publisher, self._publish_sample)
 

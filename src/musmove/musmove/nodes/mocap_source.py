@@ -1,7 +1,7 @@
 """mocap_source: a motion-capture skeleton from a recorded file as geometry_msgs/PoseArray.
 
 Topics:
-    mocap (geometry_msgs/PoseArray, sensor-data QoS): one pose per joint, in the order of the
+    mocap (geometry_msgs/PoseArray, reliable: `musmove.nodes.SOURCE_QOS`): one pose per joint, in the order of the
         `joints` parameter (empty: the file's order, logged at start); orientation is the identity
         when the file has none (C3D markers, UCI Kinect joints).
 
@@ -11,10 +11,9 @@ this node's place through the synchronizer's `mocap_type` and `mocap_topics` par
 
 import numpy as np
 from geometry_msgs.msg import Pose, PoseArray
-from rclpy.qos import qos_profile_sensor_data
 from rclpy.time import Time
 
-from musmove.nodes import ConfigurationError, spin
+from musmove.nodes import SOURCE_QOS, ConfigurationError, spin
 from musmove.nodes.replay import FileSource
 from musmove.sources.recordings import read_mocap, select_joints
 
@@ -26,7 +25,7 @@ class MocapSource(FileSource):
         super().__init__('mocap_source')
         self.declare_replay_parameters('Motion capture to play: BVH, C3D or UCI gesture-phase *_raw.csv.')
         joints = [j for j in self.parameter('joints', [''], 'Joints to publish, in this order; [""]: all.') if j]
-        scale = self.parameter('scale', 0.0, 'Metres per file unit; 0: the format default.')
+        scale = self.parameter('scale', 0.0, 'Metres per file unit; 0: the format default.', low=0.0)
         if not self.file:
             raise ConfigurationError('no `file` to play; a live mocap driver publishes its poses itself')
         try:
@@ -38,7 +37,7 @@ class MocapSource(FileSource):
         self.recording = recording
         self.frame_id = self.frame_id or recording.frame_id
         self.get_logger().info(f'joints: {", ".join(recording.joint_names)}')
-        self.mocap_publisher = self.create_publisher(PoseArray, 'mocap', qos_profile_sensor_data)
+        self.mocap_publisher = self.create_publisher(PoseArray, 'mocap', SOURCE_QOS)
         times = np.round(recording.times * 1e9).astype(np.int64)
         self.start_replay(times, self.mocap_publisher, self._publish_frame)
 

@@ -9,12 +9,16 @@ from rclpy.time import Time
 
 from musmove.nodes import MusmoveNode
 
+CATCH_UP = 1.0  # [s] a source this late after its start_time resumes at the sample due now
+
 
 class FileSource(MusmoveNode):
     """A node that replays a recorded file: pacing, looping, start time and stamp offset.
 
     Sample k is stamped start + times[k] + time_offset, so a replay is deterministic and
-    several sources given the same `start_time` share one clock.
+    several sources given the same `start_time` share one clock. A source that starts more than
+    `CATCH_UP` after `start_time` (a respawn, a slow start) resumes at the sample due now, with the
+    stamps of that clock: it never bursts out the part of the file its clock has passed.
     """
 
     def declare_replay_parameters(self, file_description: str) -> None:
@@ -23,8 +27,10 @@ class FileSource(MusmoveNode):
         self.realtime = p('realtime', True, 'Pace the file in real time; false: as fast as possible.')
         self.loop = p('loop', False, 'Restart the file at its end instead of finishing.')
         self.wait_for = p('wait_for_subscribers', 0, 'Start once this many subscribers are matched.', minimum=0)
-        self.start_time = p('start_time', 0.0, 'Clock time [s] of the first sample; 0: when playing starts.')
-        self.time_offset = p('time_offset', 0.0, 'Added to every stamp [s], e.g. a known sensor latency.')
+        self.start_time = p('start_time', 0.0, 'Clock time [s] of the first sample; 0: when playing starts.', low=0.0)
+        self.time_offset = p(
+            'time_offset', 0.0, 'Added to every stamp [s], e.g. a known sensor latency.', low=-60.0, high=60.0
+        )
         self.frame_id = p('frame_id', '', 'header.frame_id; empty: from the recording.')
 
     def start_replay(
@@ -51,10 +57,21 @@ class FileSource(MusmoveNode):
             return  # wait for the common start time
         self.timer.cancel()
         self.start = start
+        late = (now - start).nanoseconds
+        if self.realtime and late > CATCH_UP * 1e9:
+            self.next = self.resume_at(late)
+            self.get_logger().warning(f'{late / 1e9:.1f} s after start_time: resuming at sample {self.next}')
         self.offset = Duration(nanoseconds=round(self.time_offset * 1e9))
         looping = ', looping' if self.loop else ''
         self.get_logger().info(f'playing {self.file}: {len(self.times)} samples, {self.period / 1e9:.1f} s{looping}')
         self.timer = self.create_timer(self.tick, self._publish_due)
+
+    def resume_at(self, elapsed: int) -> int:
+        """The number of the first sample not yet due `elapsed` ns after the start (past the end: the end)."""
+        if not self.loop:
+            return int(np.searchsorted(self.times + self.due_after, elapsed, side='right'))
+        cycle, into = divmod(elapsed, self.period)
+        return cycle * len(self.times) + int(np.searchsorted(self.times + self.due_after, into, side='right'))
 
     def _publish_due(self) -> None:
         elapsed = (self.get_clock().now() - self.start).nanoseconds

@@ -37,8 +37,7 @@ from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
-from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.nodes.validation import Rejected, joint_positions
+from musmove.nodes import ConfigurationError, MusmoveNode, spin, validation
 from musmove.robot.asynchrony import Asynchrony
 from musmove.robot.controller import DanceController
 from musmove.robot.limits import JointLimits, Limiter
@@ -142,11 +141,12 @@ class RobotControllerNode(MusmoveNode):
         min_bpm = p('min_bpm', 50.0, 'Slowest beat rate of the oscillator [BPM]; tempi are folded by octaves.')
         max_bpm = p('max_bpm', 150.0, 'Fastest beat rate of the oscillator [BPM].')
         self.timeout = p('watchdog_timeout', 0.5, 'Beats or joint states older than this send the robot home [s].')
+        self.max_lead = p('max_stamp_lead', 1.0, 'Messages stamped further ahead of this clock are dropped [s].')
         self.ramp = p('ramp', 1.0, 'Time to fade the dance in or out [s].')
         if not 0 <= self.energy <= 1:
             raise ConfigurationError(f'energy: {self.energy} is not in [0, 1]')
-        if min(self.timeout, self.ramp, self.latency_window) <= 0:
-            raise ConfigurationError('watchdog_timeout, ramp and latency_window must be positive')
+        if min(self.timeout, self.ramp, self.latency_window, self.max_lead) <= 0:
+            raise ConfigurationError('watchdog_timeout, ramp, latency_window and max_stamp_lead must be positive')
         self.moves = self.vocabulary(list(self.limits.names))
         try:
             latency = max(self.latency, 0.0)
@@ -189,6 +189,15 @@ class RobotControllerNode(MusmoveNode):
 
     # --- inputs --------------------------------------------------------------------------
     def on_beat(self, beat: Beat) -> None:
+        now = self.get_clock().now().nanoseconds
+        try:
+            validation.beat(beat)
+            validation.not_ahead('beats', validation.time_ns(beat.estimated_at), now, self.max_lead)
+            if beat.kind == Beat.OBSERVED:
+                validation.not_ahead('beats', validation.stamp_ns(beat.header), now, self.max_lead)
+        except validation.Rejected as error:
+            self.reject('beats', error)
+            return
         t = self.seconds(beat.header.stamp)
         if beat.kind == Beat.OBSERVED:
             self.log.beats.append(t)
@@ -199,12 +208,15 @@ class RobotControllerNode(MusmoveNode):
         self.predicted.append((t, beat.time_std))
         if self.controller is not None:
             times, stds = zip(*self.predicted, strict=True)
-            self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence)
+            received = (now - self.origin) / NS
+            self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence, received)
 
     def on_joint_state(self, message: JointState) -> None:
         try:
-            position = joint_positions(message, self.limits.names)
-        except Rejected as error:
+            position = validation.joint_positions(message, self.limits.names)
+            now_ns = self.get_clock().now().nanoseconds
+            validation.not_ahead('joint_states', validation.stamp_ns(message.header), now_ns, self.max_lead)
+        except validation.Rejected as error:
             self.reject('joint_states', error)
             return
         stamp = self.seconds(message.header.stamp)
@@ -241,8 +253,12 @@ class RobotControllerNode(MusmoveNode):
         self.get_logger().info('joint states received: taking control')
 
     def on_gesture(self, message: GesturePhase) -> None:
-        energy = 1.0 - float(message.probabilities[GesturePhase.REST])
-        if self.controller is not None and math.isfinite(energy):
+        try:
+            energy = 1.0 - float(validation.gesture_phase(message)[GesturePhase.REST])
+        except validation.Rejected as error:
+            self.reject('gesture_phase', error)
+            return
+        if self.controller is not None:
             self.controller.on_partner(self.now(), energy, message.phase == GesturePhase.HOLD)
 
     # --- emergency stop ------------------------------------------------------------------
@@ -303,20 +319,25 @@ class RobotControllerNode(MusmoveNode):
         self.log.commands.extend(zip(times, commands, strict=True))
         self.send(times[0], commands)
 
-    def on_finish(self) -> bool:
-        """Brake every joint to a standstill within the limits: the robot's last trajectory ends at rest."""
+    def on_finish(self) -> float:
+        """Brake every joint to a standstill within the limits: the robot's last trajectory ends at rest.
+
+        The node stays until the robot should have stopped (the trajectory's end and the measured latency),
+        so that a launch that stops the controller first sees the robot at rest before it stops the rest.
+        """
         if self.controller is None:
-            return False
+            return 0.0
         limiter = self.controller.watchdog.limiter
         commands = []
         while limiter.velocity.any() and len(commands) < round(10.0 / self.dt):
             commands.append(limiter.step(None))
         if not commands:
-            return False
-        self.send((self.tick + 1) * self.dt, commands)
+            return 0.0
+        start = (self.tick + 1) * self.dt
+        self.send(start, commands)
         self.tick += len(commands)
         self.get_logger().info(f'stopping: braked to a standstill in {len(commands) * self.dt:.2f} s')
-        return True
+        return start + self.lead + len(commands) * self.dt - self.now() + max(self.oscillator.latency, 0.0)
 
     def send(self, start: float, commands: list[np.ndarray]) -> None:
         """Commands one period apart from time `start`, each to be reached one period and the lead after its time."""

@@ -5,23 +5,26 @@ Topics:
         JointTrajectoryController, a trajectory replaces the previous one on arrival: the reference
         goes from where it is then, linearly (positions only), through the points, each due at the
         trajectory's start (header stamp; zero: its arrival) plus its `time_from_start`, and holds
-        the last one. A point already due is jumped to.
+        the last one. A trajectory a JointTrajectoryController would refuse is dropped with a warning
+        and counted (`musmove.nodes.validation.trajectory`: no points, times not increasing from >= 0,
+        non-finite values, positions beyond the URDF limits, segments faster than its velocity limits).
+        The reference then passes through a `Limiter` (URDF positions and velocities, the configured
+        accelerations) at `rate`: a point already due, or any jump, is approached within the limits.
     joint_states (sensor_msgs/JointState): the measured joints at `rate`, stamped with the
         simulation time, which follows the node clock.
+    diagnostics (diagnostic_msgs/DiagnosticArray): trajectories taken, rejected by cause, limited steps.
 
 The robot (`musmove.robot.sim`) is the Franka Panda in pybullet (DIRECT mode, under gravity) or a
 kinematic model: a transport `delay`, then a first-order `lag` within the URDF's limits.
 """
 
 import numpy as np
-from rclpy.duration import Duration
-from rclpy.time import Time
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
-from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.nodes.validation import Rejected, trajectory_positions
-from musmove.robot.limits import JointLimits
+from musmove.nodes import ConfigurationError, MusmoveNode, spin, validation
+from musmove.robot.limits import JointLimits, Limiter
 from musmove.robot.moves import PANDA_HOME
 from musmove.robot.sim import BulletRobot, KinematicRobot, panda_urdf
 
@@ -52,13 +55,14 @@ class RobotSimNode(MusmoveNode):
         super().__init__('robot_sim')
         p = self.parameter
         kind = p('robot', 'panda', 'Simulator: panda (pybullet) or kinematic.')
-        rate = p('rate', 100.0, 'Simulation step and joint_states rate [Hz].')
+        rate = p('rate', 100.0, 'Simulation step and joint_states rate [Hz].', above=0.0, high=10_000.0)
         self.joints = p('joints', list(PANDA_HOME), 'Commanded joints, in the order of joint_states.')
         initial = p('initial', list(PANDA_HOME.values()), 'Joint positions at start [rad or m].')
         urdf = p('urdf', '', 'Robot model (URDF); empty: the Panda of pybullet_data.')
-        delay = p('delay', 0.02, 'Transport delay of the commands [s].')
-        lag = p('lag', 0.02, 'Time constant of the joints of the kinematic model [s].')
+        delay = p('delay', 0.02, 'Transport delay of the commands [s].', low=0.0, high=1.0)
+        lag = p('lag', 0.02, 'Time constant of the joints of the kinematic model [s].', above=0.0, high=1.0)
         topic = p('trajectory_topic', 'joint_trajectory_controller/joint_trajectory', 'JointTrajectory commands.')
+        acceleration = p('acceleration_limits', [10.0], 'Acceleration limits [/s^2], one for all or per joint.')
         if kind not in ROBOTS:
             raise ConfigurationError(f'robot: {kind!r} is not one of {", ".join(ROBOTS)}')
         if len(initial) != len(self.joints) or not rate > 0 or delay < 0 or not lag > 0:
@@ -66,10 +70,16 @@ class RobotSimNode(MusmoveNode):
         self.origin = self.get_clock().now().nanoseconds
         self.time = 0.0  # simulated up to here [s since origin]
         self.robot = self.make_robot(kind, urdf or str(panda_urdf()), np.array(initial, dtype=float), delay, lag)
+        self.limits = self.joint_limits(urdf or str(panda_urdf()), acceleration)
         self.reference = Reference(np.array(initial, dtype=float))
+        self.dt, self.limited_until = 1.0 / rate, 0.0
+        self.limiter = Limiter(self.limits, self.dt, np.array(initial, dtype=float))
+        self.counts = {'trajectories': 0, 'limited_steps': 0}
         self.publisher = self.create_publisher(JointState, 'joint_states', 10)
+        self.diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.create_subscription(JointTrajectory, topic, self.on_trajectory, 10)
-        self.create_timer(1.0 / rate, self.step)
+        self.create_timer(self.dt, self.step)
+        self.create_timer(1.0, self.publish_diagnostics)
         self.get_logger().info(f'{kind} robot at {rate:g} Hz, commands on {topic}')
 
     def make_robot(
@@ -85,31 +95,57 @@ class RobotSimNode(MusmoveNode):
         except (OSError, KeyError, ValueError) as error:
             raise ConfigurationError(f'urdf: cannot simulate {self.joints} with {urdf}: {error}') from error
 
+    def joint_limits(self, urdf: str, acceleration: list[float]) -> JointLimits:
+        """The URDF's position and velocity limits of the joints, with the configured accelerations."""
+        if len(acceleration) not in (1, len(self.joints)) or min(acceleration) <= 0:
+            raise ConfigurationError(f'acceleration_limits: one positive value, or one per joint; got {acceleration}')
+        per_joint = acceleration[0] if len(acceleration) == 1 else dict(zip(self.joints, acceleration, strict=True))
+        try:
+            return JointLimits.from_urdf(urdf, per_joint, self.joints)
+        except (OSError, KeyError, ValueError) as error:
+            raise ConfigurationError(f'urdf: no limits for {self.joints} in {urdf}: {error}') from error
+
     def seconds(self, nanoseconds: int) -> float:
         """Node-clock nanoseconds as seconds since the node started (the simulation time)."""
         return (nanoseconds - self.origin) / NS
 
     def on_trajectory(self, message: JointTrajectory) -> None:
         try:
-            positions = trajectory_positions(message, tuple(self.joints))
-        except Rejected as error:
+            offsets, positions = validation.trajectory(message, self.limits)
+        except validation.Rejected as error:
+            key = f'rejected_{error.cause}'
+            self.counts[key] = self.counts.get(key, 0) + 1
             self.reject('trajectory', error)
             return
+        self.counts['trajectories'] += 1
         now = self.get_clock().now().nanoseconds
-        start = Time.from_msg(message.header.stamp).nanoseconds or now
-        due = [self.seconds(start + Duration.from_msg(point.time_from_start).nanoseconds) for point in message.points]
-        self.reference.replace(self.seconds(now), np.array(due), positions)
+        start = self.seconds(validation.stamp_ns(message.header) or now)
+        self.reference.replace(self.seconds(now), start + offsets, positions)
 
     def step(self) -> None:
         now = self.seconds(self.get_clock().now().nanoseconds)
         if now > self.time:
             self.robot.step(now - self.time)  # pybullet advances in whole physics steps: its time may lag
             self.time = now
-        self.robot.command(self.reference.at(self.robot.time), self.robot.time)
+        while self.limited_until + self.dt <= self.robot.time + 1e-9:  # the limiter's fixed steps up to now
+            self.limited_until += self.dt
+            target = np.clip(self.reference.at(self.limited_until), self.limits.lower, self.limits.upper)
+            if np.abs(self.limiter.step(target) - target).max() > 1e-6:
+                self.counts['limited_steps'] += 1
+        self.robot.command(self.limiter.position, self.robot.time)
         position, velocity = self.robot.state()
         message = JointState(name=self.joints, position=position.tolist(), velocity=velocity.tolist())
         message.header.stamp.sec, message.header.stamp.nanosec = divmod(self.origin + round(self.robot.time * NS), NS)
         self.publisher.publish(message)
+
+    def publish_diagnostics(self) -> None:
+        level = DiagnosticStatus.WARN if len(self.counts) > 2 or self.counts['limited_steps'] else DiagnosticStatus.OK
+        status = DiagnosticStatus(level=level, name=f'{self.get_name()}: trajectories', hardware_id=self.get_name())
+        status.message = 'commands rejected or limited' if level else 'commands within the limits'
+        status.values = [KeyValue(key=key, value=str(value)) for key, value in self.counts.items()]
+        array = DiagnosticArray(status=[status])
+        array.header.stamp = self.get_clock().now().to_msg()
+        self.diagnostics.publish(array)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -1,10 +1,11 @@
 """synchronizer: audio, IMU and motion capture resampled onto the audio frame clock, filtered and checked.
 
 Topics:
-    audio (musmove_msgs/AudioFrame, sensor-data QoS): the reference clock.
-    imu_topics (sensor_msgs/Imu, sensor-data QoS): one stream each; a driver's topic by remap or name.
+    audio (musmove_msgs/AudioFrame, reliable): the reference clock.
+    imu_topics (sensor_msgs/Imu): one stream each; a driver's topic by remap or name.
     mocap_topics: one geometry_msgs/PoseArray (mocap_type PoseArray), or one geometry_msgs/PoseStamped
-        per rigid body (mocap_type PoseStamped: VRPN, OptiTrack, Vicon drivers).
+        per rigid body (mocap_type PoseStamped: VRPN, OptiTrack, Vicon drivers). IMU and motion capture
+        are taken best effort with a deep queue (`musmove.nodes.SENSOR_QOS`), so drivers match too.
     sync_frame (musmove_msgs/SyncFrame): published for every audio frame.
     diagnostics (diagnostic_msgs/DiagnosticArray): per stream rate, latency, drops, estimated offset.
 
@@ -19,13 +20,12 @@ from statistics import median
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import Pose, PoseArray, PoseStamped
-from rclpy.qos import qos_profile_sensor_data
 from scipy.signal import resample_poly
 from sensor_msgs.msg import Imu
 
 from musmove.beat.features import AUDIO_FEATURES, AudioFeatures
-from musmove.nodes import ConfigurationError, MusmoveNode, spin
-from musmove.nodes.validation import Rejected, audio_samples, stamp_ns
+from musmove.nodes import AUDIO_QOS, SENSOR_QOS, ConfigurationError, MusmoveNode, spin
+from musmove.nodes.validation import Rejected, audio_samples, not_ahead, stamp_ns
 from musmove.sync.filters import RunningNormalizer
 from musmove.sync.streams import GAP, IMU, OK, Settings, Stream, pose_layout
 from musmove.sync.synchronizer import Frame, Synchronizer
@@ -71,26 +71,29 @@ class SynchronizerNode(MusmoveNode):
         mocap_topics = [t for t in p('mocap_topics', ['mocap'], 'Motion-capture topics (see mocap_type).') if t]
         self.audio_latency = round(NS * p('audio_latency', 0.0, 'Latency of the audio frames [s].'))
         mocap_latency = p('mocap_latency', 0.0, 'Latency of the motion capture [s].')
-        self.clock_jump = round(NS * p('clock_jump', 1.0, 'A stamp this far back restarts a stream [s].'))
-        base = Settings(
-            max_gap=round(NS * p('max_gap', 0.1, 'Longer spans between samples are marked GAP [s].')),
-            stale_after=round(NS * p('stale_after', 0.5, 'A stream silent this long is STALE [s].')),
-            clock_jump=self.clock_jump,
-            history=round(NS * p('offset_window', 20.0, 'Span of data used to estimate offsets [s].')),
+        self.max_lead = p(
+            'max_stamp_lead', 1.0, 'Samples stamped further ahead of this clock are dropped [s].', above=0
         )
-        imu_cutoff = p('imu_cutoff', 20.0, 'IMU low-pass cutoff [Hz]; 0: none.')
-        mocap_cutoff = p('mocap_cutoff', 10.0, 'Motion-capture position low-pass cutoff [Hz]; 0: none.')
-        accel_limit = p('accel_limit', 160.0, 'Largest plausible |acceleration| [m/s^2]; above: outlier.')
-        gyro_limit = p('gyro_limit', 35.0, 'Largest plausible |angular velocity| [rad/s]; above: outlier.')
-        joint_speed = p('max_joint_speed', 20.0, 'Largest plausible joint speed [m/s]; faster: outlier.')
-        self.max_delay = round(NS * p('max_delay', 0.1, 'Longest wait of a frame for late streams [s].'))
+        self.clock_jump = round(NS * p('clock_jump', 1.0, 'A stamp this far back restarts a stream [s].', above=0.0))
+        base = Settings(
+            max_gap=round(NS * p('max_gap', 0.1, 'Longer spans between samples are marked GAP [s].', above=0.0)),
+            stale_after=round(NS * p('stale_after', 0.5, 'A stream silent this long is STALE [s].', above=0.0)),
+            clock_jump=self.clock_jump,
+            history=round(NS * p('offset_window', 20.0, 'Span of data used to estimate offsets [s].', above=0.0)),
+        )
+        imu_cutoff = p('imu_cutoff', 20.0, 'IMU low-pass cutoff [Hz]; 0: none.', low=0.0)
+        mocap_cutoff = p('mocap_cutoff', 10.0, 'Motion-capture position low-pass cutoff [Hz]; 0: none.', low=0.0)
+        accel_limit = p('accel_limit', 160.0, 'Largest plausible |acceleration| [m/s^2]; above: outlier.', above=0.0)
+        gyro_limit = p('gyro_limit', 35.0, 'Largest plausible |angular velocity| [rad/s]; above: outlier.', above=0.0)
+        joint_speed = p('max_joint_speed', 20.0, 'Largest plausible joint speed [m/s]; faster: outlier.', above=0.0)
+        self.max_delay = round(NS * p('max_delay', 0.1, 'Longest wait of a frame for late streams [s].', low=0.0))
         self.feature_names = p('audio_features', list(AUDIO_FEATURES), 'Audio features in each SyncFrame.')
         self.normalize = p('normalize_features', False, 'Causal z-score of the audio features.')
-        self.time_constant = p('normalize_time_constant', 10.0, 'Time constant of that normalisation [s].')
+        self.time_constant = p('normalize_time_constant', 10.0, 'Time constant of that normalisation [s].', above=0.0)
         self.offset_reference = p('offset_reference', 'audio', 'Stream the offsets are estimated against.')
-        self.max_offset = p('max_offset', 0.5, 'Largest offset the estimate looks for [s].')
-        diagnostics_period = p('diagnostics_period', 1.0, 'Period of the diagnostics [s].')
-        offset_period = p('offset_period', 5.0, 'Period of the offset estimate [s]; 0: never.')
+        self.max_offset = p('max_offset', 0.5, 'Largest offset the estimate looks for [s].', above=0.0)
+        diagnostics_period = p('diagnostics_period', 1.0, 'Period of the diagnostics [s].', above=0.0)
+        offset_period = p('offset_period', 5.0, 'Period of the offset estimate [s]; 0: never.', low=0.0)
 
         unknown = sorted(set(self.feature_names) - set(AUDIO_FEATURES))
         if unknown:
@@ -129,8 +132,8 @@ class SynchronizerNode(MusmoveNode):
         self.normalizer: RunningNormalizer | None = None
         self.offsets: dict[str, tuple[float, float]] = {}
 
-        sensor = qos_profile_sensor_data
-        self.create_subscription(AudioFrame, 'audio', self.on_audio, sensor)
+        sensor = SENSOR_QOS
+        self.create_subscription(AudioFrame, 'audio', self.on_audio, AUDIO_QOS)
         for stream in self.imu_streams:
             self.create_subscription(Imu, stream.name, lambda m, s=stream: self.on_imu(s, m), sensor)
         for stream in self.pose_streams:
@@ -153,6 +156,12 @@ class SynchronizerNode(MusmoveNode):
 
     def take(self, stream: Stream, stamp: int, values: np.ndarray) -> None:
         now, accepted = self.now(), stream.counters.accepted
+        try:
+            not_ahead(stream.name, stamp, now, self.max_lead)
+        except Rejected as error:
+            stream.counters.rejected['future stamp'] = stream.counters.rejected.get('future stamp', 0) + 1
+            self.reject(stream.name, error)
+            return
         self.arrival.setdefault(stream.name, deque(maxlen=256)).append(now - stamp)
         if problem := stream.add(stamp, values):
             self.warn_limited(f'{stream.name}:{problem.split(" ")[0]}', f'{stream.name}: {problem}')
@@ -187,7 +196,10 @@ class SynchronizerNode(MusmoveNode):
     def on_audio(self, frame: AudioFrame) -> None:
         try:
             mono = audio_samples(frame)
+            not_ahead('audio', stamp_ns(frame.header), self.now(), self.max_lead)
         except Rejected as error:  # counted in lost_frames by the next frame's index
+            key = f'rejected_{error.cause}'
+            self.audio_counts[key] = self.audio_counts.get(key, 0) + 1
             self.reject('audio', error)
             return
         if not np.all(np.isfinite(mono)):

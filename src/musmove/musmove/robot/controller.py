@@ -41,10 +41,22 @@ class DanceController:
         self.watchdog = Watchdog(Limiter(limits, dt, position), home, sources, timeout, ramp)
         self.energy = 1.0
 
-    def on_beats(self, t: float, beats: ArrayLike, tempo: float | None, std: float, confidence: float) -> None:
-        """A beat prediction received at `t` (see `Oscillator.update`)."""
+    def on_beats(
+        self,
+        t: float,
+        beats: ArrayLike,
+        tempo: float | None,
+        std: float,
+        confidence: float,
+        received: float | None = None,
+    ) -> None:
+        """A beat prediction made at `t` (see `Oscillator.update`), received at `received` (default `t`).
+
+        The watchdog is fed with the time it was received, on the controller's own clock: what a
+        message says about its own time can never keep the beats fresh.
+        """
         if self.oscillator.update(t, beats, tempo, std, confidence):
-            self.watchdog.feed('beats', t)
+            self.watchdog.feed('beats', t if received is None else received)
 
     def on_partner(self, t: float, energy: float, holding: bool) -> None:
         """The partner's movement energy in [0, 1] and whether they hold (gesture phase HOLD)."""

@@ -64,7 +64,11 @@ class JointLimits:
         replaces single values per joint, e.g. a lower velocity for a first session.
         """
         table: dict[str, dict[str, float]] = {}
-        for joint in ET.parse(path).getroot().iter('joint'):
+        try:
+            root = ET.parse(path).getroot()
+        except ET.ParseError as error:
+            raise ValueError(f'not a URDF (XML): {error}') from None
+        for joint in root.iter('joint'):
             kind = joint.get('type')
             if kind not in ('revolute', 'prismatic', 'continuous'):
                 continue
