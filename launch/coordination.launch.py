@@ -75,7 +75,8 @@ def declare(argument: graph.Argument) -> DeclareLaunchArgument:
 def check(context: LaunchContext) -> list:
     """Check the argument values and the parameter file (graph.check) before any node starts."""
     graph.check({argument.name: context.launch_configurations[argument.name] for argument in graph.ARGUMENTS})
-    unknown = sorted(set(context.launch_configurations) - set(graph.arguments()))
+    given = {argument.partition(':=')[0] for argument in context.argv if ':=' in argument}  # on the command line
+    unknown = sorted(given - set(graph.arguments()))
     if unknown:
         known = ', '.join(graph.arguments())
         return [LogInfo(msg=f'WARNING: unknown launch argument(s) {", ".join(unknown)} ignored; arguments: {known}')]
@@ -87,9 +88,11 @@ def typed(argument: str) -> ParameterValue:
     return ParameterValue(LaunchConfiguration(argument), value_type=graph.arguments()[argument].value_type)
 
 
-def respawn(description: graph.Node, restarts: int, event: ProcessExited) -> list:
+def respawn(description: graph.Node, restarts: int, event: ProcessExited, context: LaunchContext) -> list:
     """A source that died, started again after a delay, a bounded number of times (as `musmove launch` does)."""
     name, status = description.name, event.returncode
+    if context.is_shutdown:
+        return []
     if status in graph.NOT_RESPAWNED:
         return [LogInfo(msg=f'{name} exited with status {status}: not respawned')]
     if restarts >= graph.RESPAWN_LIMIT:
@@ -103,7 +106,7 @@ def node(description: graph.Node, restarts: int = 0) -> Node:
     """A musmove node: parameters from the config file then the arguments; a source respawns."""
     overrides = {parameter: typed(argument) for parameter, argument in description.parameters.items()}
     if description.respawn:
-        lifecycle = {'on_exit': lambda event, context: respawn(description, restarts, event)}
+        lifecycle = {'on_exit': lambda event, context: respawn(description, restarts, event, context)}
     else:
         lifecycle = {'on_exit': Shutdown(reason=f'required node {description.name} exited')}
     return Node(

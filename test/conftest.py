@@ -14,9 +14,14 @@ try:
 except ImportError as error:  # pragma: no cover - reported once, clearly
     raise pytest.UsageError(f'rclpy is not importable ({error}); run the tests with `make test`') from error
 
-from ros_helpers import NodeProcess
+import math
+
+from diagnostic_msgs.msg import DiagnosticArray
+from ros_helpers import NodeProcess, Rogue, stamp, wait
+from sensor_msgs.msg import JointState
 
 from musmove.sources.data import bundled, render_midi
+from musmove_msgs.msg import Beat
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 
@@ -49,3 +54,50 @@ def node_process(tmp_path):
     yield start
     for process in started:
         process.stop()
+
+
+@pytest.fixture
+def rogue(ros_node):
+    probe = Rogue('rogue')
+    yield probe
+    probe.close()
+
+
+@pytest.fixture
+def dance(rogue, node_process):
+    """Start robot_sim (kinematic) and robot_controller (with extra arguments) dancing to 120 BPM beats.
+
+    The rogue predicts the beats every 100 ms; returns (publisher, playing switch, controller, joint states)
+    once the controller's diagnostics say it dances (or once it runs, with `until_dancing=False`).
+    """
+
+    def start(*controller_args: str, until_dancing: bool = True):
+        rogue.record(DiagnosticArray, 'diagnostics')
+        states = rogue.record(JointState, 'joint_states', 1000)
+        publisher = rogue.node.create_publisher(Beat, 'beats', 20)
+        playing = {'on': True}
+
+        def predict() -> None:
+            if not playing['on']:
+                return
+            now = rogue.now()
+            for k in range(1, 5):
+                beat = Beat(kind=Beat.PREDICTED, index=k, tempo=120.0, confidence=0.9, time_std=0.01 * k, phase=0.5)
+                beat.header.stamp, beat.estimated_at = stamp(math.ceil(now * 2) / 2 + 0.5 * (k - 1)), stamp(now)
+                publisher.publish(beat)
+
+        rogue.node.create_timer(0.1, predict)
+        controller = node_process('robot_controller', '-p', 'ramp:=0.3', *controller_args)
+        node_process('robot_sim', '-p', 'robot:=kinematic')
+        status = lambda: rogue.status('robot_controller: dance')  # noqa: E731
+        if until_dancing:
+            assert wait(lambda: status().get('message') == 'dancing', 60), status()
+        return publisher, playing, controller, states
+
+    return start
+
+
+@pytest.fixture
+def dancing(rogue, dance):
+    """The rogue, and robot_sim and robot_controller dancing to its beats (see `dance`)."""
+    return (rogue, *dance())

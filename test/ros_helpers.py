@@ -3,11 +3,14 @@
 import importlib
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import rclpy
+from builtin_interfaces.msg import Time as Stamp
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rosidl_parser.definition import (
     AbstractGenericString,
@@ -87,3 +90,52 @@ def _value(slot, seed: int):
     if slot.typename == 'octet':
         return bytes([seed % 256])
     return seed % 100  # fits every integer type
+
+
+def stamp(t: float) -> Stamp:
+    sec, nanosec = divmod(round(t * 1e9), 10**9)
+    return Stamp(sec=sec, nanosec=nanosec)
+
+
+def seconds(t: Stamp) -> float:
+    return t.sec + t.nanosec * 1e-9
+
+
+class Rogue:
+    """A process's worth of publishers and recorders, spun in a thread: the test's side of the graph."""
+
+    def __init__(self, name: str) -> None:
+        self.node = rclpy.create_node(name)
+        self.received: dict[str, list] = {}
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def record(self, kind: type, topic: str, qos=100) -> list:
+        self.received[topic] = messages = []
+        self.node.create_subscription(kind, topic, lambda m: messages.append((self.now(), m)), qos)
+        return messages
+
+    def status(self, name: str) -> dict[str, str]:
+        """The newest diagnostics values of the status `name` (empty before any)."""
+        for _, array in reversed(self.received.get('diagnostics', [])):
+            for status in array.status:
+                if status.name == name:
+                    return {'message': status.message, **{v.key: v.value for v in status.values}}
+        return {}
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.thread.join(timeout=5)
+        self.node.destroy_node()
+
+
+def wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return condition()

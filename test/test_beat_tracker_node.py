@@ -17,7 +17,7 @@ def seconds(stamp) -> float:
 
 
 def test_beats_are_observed_and_predicted_live(ros_node, node_process, groove_wav):
-    start = time.time() + 4.0  # a known clock time for the file's first sample
+    start = time.time() + 10.0  # a known clock time for the file's first sample, once both processes are up
     beats: list[Beat] = []
     subscription = ros_node.create_subscription(Beat, 'beats', beats.append, 200)
     tracker = node_process('beat_tracker')

@@ -21,7 +21,7 @@ def demo(tmp_path_factory):
     nowhere = {**os.environ, 'MUSMOVE_DATA': str(tmp_path_factory.mktemp('no_shared_data'))}
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=nowhere)
     assert result.returncode == 0, result.stdout + result.stderr + (out / 'launch.log').read_text()
-    assert 'uci_c3_raw_30s.csv' in result.stdout  # the bundled partner
+    assert 'uci_c3_30s_raw.csv' in result.stdout  # the bundled partner
     return result.stdout, out
 
 

@@ -31,7 +31,7 @@ def seconds(stamp) -> float:
 @pytest.fixture(scope='module')
 def session(ros_node, groove_wav, tmp_path_factory):
     recording = uci('c3')
-    start = time.time() + 6.0  # four processes to come up on two cores
+    start = time.time() + 12.0  # four processes to come up on two cores (a source later than 1 s skips ahead)
     common = ('-p', f'start_time:={start}')
     folder = tmp_path_factory.mktemp('gesture')
     processes = [

@@ -5,18 +5,13 @@ watchdog, pulled the tempo, blinded a stream with a future stamp, or drove the s
 """
 
 import math
-import threading
-import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
-import rclpy
 from builtin_interfaces.msg import Duration
-from builtin_interfaces.msg import Time as Stamp
 from diagnostic_msgs.msg import DiagnosticArray
-from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import qos_profile_sensor_data
+from ros_helpers import seconds, stamp, wait
 from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
@@ -30,62 +25,6 @@ NAMES = list(PANDA_HOME)
 LIMITS = JointLimits.from_urdf(panda_urdf(), 10.0, NAMES)  # robot_sim's default acceleration_limits
 TOPIC = 'joint_trajectory_controller/joint_trajectory'
 HOUR = 3600.0
-
-
-def stamp(t: float) -> Stamp:
-    sec, nanosec = divmod(round(t * 1e9), 10**9)
-    return Stamp(sec=sec, nanosec=nanosec)
-
-
-def seconds(t: Stamp) -> float:
-    return t.sec + t.nanosec * 1e-9
-
-
-class Rogue:
-    """A process's worth of publishers and recorders, spun in a thread: the test's side of the graph."""
-
-    def __init__(self, name: str) -> None:
-        self.node = rclpy.create_node(name)
-        self.received: dict[str, list] = {}
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(self.node)
-        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
-        self.thread.start()
-
-    def now(self) -> float:
-        return self.node.get_clock().now().nanoseconds * 1e-9
-
-    def record(self, kind: type, topic: str, qos=100) -> list:
-        self.received[topic] = messages = []
-        self.node.create_subscription(kind, topic, lambda m: messages.append((self.now(), m)), qos)
-        return messages
-
-    def status(self, name: str) -> dict[str, str]:
-        """The newest diagnostics values of the status `name` (empty before any)."""
-        for _, array in reversed(self.received.get('diagnostics', [])):
-            for status in array.status:
-                if status.name == name:
-                    return {'message': status.message, **{v.key: v.value for v in status.values}}
-        return {}
-
-    def close(self) -> None:
-        self.executor.shutdown()
-        self.thread.join(timeout=5)
-        self.node.destroy_node()
-
-
-def wait(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
-
-
-@pytest.fixture
-def rogue(ros_node):
-    probe = Rogue('rogue')
-    yield probe
-    probe.close()
 
 
 def audio_frame(now: float, samples: int = 512, rate: int = 22050, index: int = 0) -> AudioFrame:
@@ -119,31 +58,6 @@ def test_beat_tracker_survives_hostile_frames_and_keeps_tracking(rogue, node_pro
     assert np.median(tempi) == pytest.approx(120, rel=0.1)
     warnings = [line for line in tracker.stderr.splitlines() if 'ignored' in line]
     assert len(warnings) < 12, 'rejections are logged rate-limited, not once per frame'
-
-
-@pytest.fixture
-def dancing(rogue, node_process):
-    """robot_sim (kinematic) and robot_controller dancing to 120 BPM beats the rogue predicts every 100 ms."""
-    rogue.record(DiagnosticArray, 'diagnostics')
-    states = rogue.record(JointState, 'joint_states', 1000)
-    publisher = rogue.node.create_publisher(Beat, 'beats', 20)
-    playing = {'on': True}
-
-    def predict() -> None:
-        if not playing['on']:
-            return
-        now = rogue.now()
-        for k in range(1, 5):
-            beat = Beat(kind=Beat.PREDICTED, index=k, tempo=120.0, confidence=0.9, time_std=0.01 * k, phase=0.5)
-            beat.header.stamp, beat.estimated_at = stamp(math.ceil(now * 2) / 2 + 0.5 * (k - 1)), stamp(now)
-            publisher.publish(beat)
-
-    rogue.node.create_timer(0.1, predict)
-    controller = node_process('robot_controller', '-p', 'ramp:=0.3')
-    node_process('robot_sim', '-p', 'robot:=kinematic')
-    status = lambda: rogue.status('robot_controller: dance')  # noqa: E731
-    assert wait(lambda: status().get('message') == 'dancing', 60), status()
-    return rogue, publisher, playing, controller, states
 
 
 def test_beats_from_the_future_or_absurd_cannot_steer_or_feed_the_watchdog(dancing):

@@ -98,7 +98,7 @@ def test_node_starts_joins_graph_and_stops_on_sigint(name, ros_node, node_proces
             assert value == documented_values(name)[key], key
     assert process.interrupt() == 0
     assert 'Traceback' not in process.stderr
-    assert wait_for(lambda: not in_graph(), ros_node, timeout=15), f'{name} is still in the graph after exiting'
+    assert wait_for(lambda: not in_graph(), ros_node, timeout=40), f'{name} is still in the graph after exiting'
 
 
 def test_audio_source_publishes_the_file_frame_by_frame(ros_node, node_process, groove_wav):

@@ -27,7 +27,7 @@ def session(ros_node, groove_wav, tmp_path_factory):
     from ros_helpers import NodeProcess
 
     recording = uci('a3')
-    start = time.time() + 6.0  # the four processes need a few seconds to come up on two cores
+    start = time.time() + 12.0  # the four processes come up on two cores (a source later than 1 s skips ahead)
     common = ['-p', f'start_time:={start}']
     log_dir = tmp_path_factory.mktemp('logs')
     processes = [

@@ -44,7 +44,7 @@ class Feed:
         ]
         self.sent = dict.fromkeys(kinds, 0)  # next index of each stream
         self.t0 = node.get_clock().now().nanoseconds  # stream time 0 on the node's clock
-        self.run(30, until=self.heard)  # until the node runs and hears every stream
+        self.run(60, until=self.heard)  # until the node runs and hears every stream (discovery is slow under load)
         assert self.heard(), process.stderr
         self.run(0.5)  # and has settled (filters designed, diagnostics out)
         self.first = self.sent['audio']  # the first frame index that counts

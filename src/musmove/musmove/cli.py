@@ -119,6 +119,12 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def estop(args: argparse.Namespace) -> int:
+    from musmove.estop import estop as send
+
+    return send(args.state == 'on', args.namespace, args.timeout)
+
+
 def bag_info(args: argparse.Namespace) -> int:
     from musmove.bag import BagError, describe
 
@@ -244,8 +250,23 @@ def parser() -> argparse.ArgumentParser:
         'about 15 minutes); kept in docs/results/ablation.json',
     )
     comparison.set_defaults(handler=study)
+    add_estop_verb(verbs)
     add_bag_verbs(verbs)
     return main
+
+
+def add_estop_verb(verbs: argparse._SubParsersAction) -> None:
+    """estop on|off: the emergency stop, confirmed by the controller."""
+    stopping = verbs.add_parser(
+        'estop',
+        help="stop or release the robot, and wait for the controller's confirmation",
+        description="Call the controller's emergency_stop or release service and wait until its latched "
+        'emergency_stop/state confirms it; exit 1 with the reason when it does not.',
+    )
+    stopping.add_argument('state', choices=['on', 'off'], help='on: brake and hold; off: release')
+    stopping.add_argument('--namespace', default='', help="the controller's namespace (default: none)")
+    stopping.add_argument('--timeout', type=number(float, above=0.0), default=10.0, help='seconds (default: 10)')
+    stopping.set_defaults(handler=estop)
 
 
 def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:

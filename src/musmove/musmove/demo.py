@@ -37,7 +37,7 @@ from musmove_msgs.msg import Beat, StreamStatus, SyncFrame
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
 DEMO_MOCAP = 'uci-gesture-phase/raw/c3_raw.csv'
-DEMO_MOCAP_EXCERPT = 'uci_c3_raw_30s.csv'  # its first 30 s, shipped for a machine without the shared data sets
+DEMO_MOCAP_EXCERPT = 'uci_c3_30s_raw.csv'  # its first 30 s, shipped for a machine without the shared data sets
 SAMPLE_RATE = 22050
 HOP_SIZE = 512
 STARTUP = 12.0  # seconds for the ten processes to come up before the common start time, on 2 cores

@@ -13,6 +13,10 @@ Topics:
     base_topic (geometry_msgs/Twist), if not empty: a mobile base's yaw rate, swaying with the beats.
     emergency_stop (std_msgs/Bool, transient local): true stops, false releases; the node
         publishes its own state there when a service changes it.
+    emergency_stop/state (std_msgs/Bool, transient local): the stop the controller is in, published
+        whenever it changes (by topic, service or the enable heartbeat): the confirmation to wait for.
+    enable (std_msgs/Bool), with `enable_timeout` > 0: a heartbeat; the robot moves only while a true
+        arrived in the last `enable_timeout` seconds, and otherwise brakes and holds, like a stop.
     coordination_metrics (musmove_msgs/CoordinationMetrics): asynchrony of the robot's movement
         events (velocity reversals of the move's first joint) to the OBSERVED beats.
     diagnostics (diagnostic_msgs/DiagnosticArray): state, stale inputs, tempo, command-to-motion latency.
@@ -77,6 +81,10 @@ class RobotControllerNode(MusmoveNode):
         self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
         self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
         self.estop_publisher = self.create_publisher(Bool, 'emergency_stop', LATCHED)
+        self.state_publisher = self.create_publisher(Bool, 'emergency_stop/state', LATCHED)
+        self.enabled_at = -math.inf  # when the newest true arrived on `enable`
+        self.state_published = False
+        self.held = False  # the stop the watchdogs are in: an emergency stop, or a stale enable heartbeat
         self.metrics = self.create_publisher(CoordinationMetrics, 'coordination_metrics', 10)
         self.diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.beats = self.create_subscription(Beat, 'beats', self.on_beat, 20)
@@ -84,6 +92,8 @@ class RobotControllerNode(MusmoveNode):
         if self.follow_partner:
             self.create_subscription(GesturePhase, 'gesture_phase', self.on_gesture, 10)
         self.create_subscription(Bool, 'emergency_stop', self.on_estop, LATCHED)
+        if self.enable_timeout > 0:
+            self.create_subscription(Bool, 'enable', self.on_enable, 10)
         self.create_service(Trigger, 'emergency_stop', self.on_estop_service)
         self.create_service(Trigger, 'release', self.on_release_service)
         self.create_timer(self.dt, self.control)
@@ -143,6 +153,9 @@ class RobotControllerNode(MusmoveNode):
         self.timeout = p('watchdog_timeout', 0.5, 'Beats or joint states older than this send the robot home [s].')
         self.max_lead = p('max_stamp_lead', 1.0, 'Messages stamped further ahead of this clock are dropped [s].')
         self.ramp = p('ramp', 1.0, 'Time to fade the dance in or out [s].')
+        self.enable_timeout = p(
+            'enable_timeout', 0.0, 'Move only while `enable` is true within this [s]; 0: no heartbeat.', low=0.0
+        )
         if not 0 <= self.energy <= 1:
             raise ConfigurationError(f'energy: {self.energy} is not in [0, 1]')
         if min(self.timeout, self.ramp, self.latency_window, self.max_lead) <= 0:
@@ -272,14 +285,25 @@ class RobotControllerNode(MusmoveNode):
         else:
             self.get_logger().info('emergency stop released: returning home, then dancing again')
 
+    def on_enable(self, message: Bool) -> None:
+        self.enabled_at = self.now() if message.data else -math.inf
+        self.sync_estop()
+
     def sync_estop(self) -> None:
-        """Brake and hold (estopped), or return home and dance again: the arm and the base alike."""
+        """Brake and hold (stopped, or the heartbeat stale), or return home and dance: the arm and the base alike."""
+        stale = self.enable_timeout > 0 and self.now() - self.enabled_at > self.enable_timeout
+        held = self.estopped or stale
         watchdogs = [self.base] + ([self.controller.watchdog] if self.controller else [])
-        for watchdog in (w for w in watchdogs if w is not None and w.estopped != self.estopped):
-            if self.estopped:
+        for watchdog in (w for w in watchdogs if w is not None and w.estopped != held):
+            if held:
                 watchdog.estop()
             else:
                 watchdog.release()
+        if held != self.held or not self.state_published:
+            self.held, self.state_published = held, True
+            self.state_publisher.publish(Bool(data=held))
+            if stale and not self.estopped:
+                self.warn_limited('enable', 'enable heartbeat stale: braking, then holding still', period=2.0)
 
     def on_estop_service(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         self.publish_estop(True)
@@ -300,6 +324,8 @@ class RobotControllerNode(MusmoveNode):
     # --- control -------------------------------------------------------------------------
     def control(self) -> None:
         """Step the controller for every control period since the last (normally one) and send the commands."""
+        if self.enable_timeout > 0:
+            self.sync_estop()  # the heartbeat may have gone stale
         if self.controller is None:
             self.warn_limited('waiting', 'waiting for joint_states before commanding the robot')
             return
@@ -394,7 +420,7 @@ class RobotControllerNode(MusmoveNode):
         watchdog = self.controller.watchdog
         stale = watchdog.stale(t)
         if watchdog.estopped:
-            return DiagnosticStatus.ERROR, 'emergency stop', stale
+            return DiagnosticStatus.ERROR, 'emergency stop' if self.estopped else 'enable heartbeat stale', stale
         if stale:
             return DiagnosticStatus.WARN, f'stale {", ".join(stale)}: going home', stale
         return DiagnosticStatus.OK, 'homing' if watchdog.homing else 'dancing', stale

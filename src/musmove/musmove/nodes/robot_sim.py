@@ -69,8 +69,8 @@ class RobotSimNode(MusmoveNode):
             raise ConfigurationError('one initial position per joint, a positive rate and lag, and delay >= 0')
         self.origin = self.get_clock().now().nanoseconds
         self.time = 0.0  # simulated up to here [s since origin]
+        self.limits = self.joint_limits(urdf or str(panda_urdf()), acceleration)  # checks the URDF first
         self.robot = self.make_robot(kind, urdf or str(panda_urdf()), np.array(initial, dtype=float), delay, lag)
-        self.limits = self.joint_limits(urdf or str(panda_urdf()), acceleration)
         self.reference = Reference(np.array(initial, dtype=float))
         self.dt, self.limited_until = 1.0 / rate, 0.0
         self.limiter = Limiter(self.limits, self.dt, np.array(initial, dtype=float))
