@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from ros_helpers import wait_for
 
@@ -246,3 +247,29 @@ def test_launch_file_starts_the_same_graph(case, tmp_path):
     assert commands == ([expand(RECORDER[case], tmp_path)] if case in RECORDER else [])
     declared = {argument.name: argument.choices for argument in description.get_launch_arguments()}
     assert declared == {argument.name: list(argument.choices) or None for argument in graph.ARGUMENTS}
+
+
+def test_a_node_that_dies_stops_the_graph_with_the_robot_at_rest_in_the_bag(ros_node, groove_wav, tmp_path):
+    """beat_tracker killed mid-dance: the controller is stopped first and brakes; the bag ends with the robot still."""
+    from rosbags.highlevel import AnyReader
+
+    bag, err = tmp_path / 'bag', tmp_path / 'stderr'
+    arguments = [f'audio_file:={groove_wav}', 'robot:=sim', 'record:=true', f'bag:={bag}', 'gesture_model:=none']
+    with err.open('w') as stderr:
+        launcher = subprocess.Popen(['musmove', 'launch', 'coordination', *arguments], stdout=stderr, stderr=stderr)
+    try:
+        dancing = lambda: err.read_text().count('asynchrony') >= 2  # noqa: E731 - the controller reports it dances
+        assert wait_for(dancing, ros_node, timeout=90), err.read_text()[-3000:]
+        os.kill(dict(started(err.read_text()))['beat_tracker'], signal.SIGKILL)
+        assert launcher.wait(timeout=60) == 1, err.read_text()[-3000:]
+    finally:
+        if launcher.poll() is None:
+            launcher.kill()
+    text = err.read_text()
+    assert 'beat_tracker was killed by SIGKILL; stopping the others' in text
+    assert 'braked to a standstill' in text
+    with AnyReader([bag]) as reader:
+        states = [reader.deserialize(data, c.msgtype) for c, _, data in reader.messages() if c.topic == '/joint_states']
+    assert len(states) > 100
+    last = np.array([s.velocity for s in states[-10:]])
+    assert np.abs(last).max() < 1e-3, np.abs(last).max()  # recorded at rest, not mid-motion
