@@ -24,6 +24,8 @@ from musmove_msgs.msg import Beat, GesturePhase, StreamStatus, SyncFrame
 
 NS = 10**9
 DOUBTFUL = (StreamStatus.GAP, StreamStatus.OUTLIER)
+MAX_POSITION = 1e4  # [m, or the recording's unit] joints further out are not a person
+MAX_GAP = round(0.5 * NS)  # a longer gap between frames restarts the model instead of stepping through it
 
 
 class GesturePhaseNode(MusmoveNode):
@@ -99,12 +101,21 @@ class GesturePhaseNode(MusmoveNode):
         if not np.isfinite(positions).all():  # STALE motion capture
             self.restart()
             return
+        if np.abs(positions).max() > MAX_POSITION:
+            self.reject('sync_frame', validation.Rejected('range', 'sync_frame: joint positions beyond 10 km'))
+            return
+        if self.previous is not None and stamp - self.previous[0] > MAX_GAP:  # a gap: start afresh, no catching up
+            self.restart()
         if self.previous is None:
             self.tick = stamp
         elif stamp <= self.previous[0]:
             self.warn_limited('stamp', 'sync_frame: stamp not after the last frame; ignored')
             return
         self.run_model(stamp, positions)
+        if not np.isfinite(self.probabilities).all():  # never publish what the model could not make sense of
+            self.reject('sync_frame', validation.Rejected('model', 'sync_frame: the model gave no finite phase'))
+            self.restart()
+            return
         states = {s.name: s.state for s in frame.streams}
         doubtful = states.get(self.mocap_stream) in DOUBTFUL
         message = GesturePhase(phase=int(self.probabilities.argmax()), beat_phase=self.beat_phase(stamp))
