@@ -11,6 +11,7 @@ import pytest
 from musmove.beat.tracking import decode_offline
 from musmove.evaluation.beats import (
     METHODS,
+    PREDICTING,
     RATE,
     activation,
     causal_beats,
@@ -50,6 +51,16 @@ def test_offline_decoding_finds_a_click_exactly():
     signal = click(40.0, 20, 30)
     assert np.array_equal(decode_offline(signal, 40.0), np.flatnonzero(signal))
     assert decode_offline(np.zeros(400), 40.0).size == 0, 'no beats without music'
+
+
+def test_offline_decoding_of_weak_activations_keeps_the_whole_music():
+    """A model whose peaks reach only 0.4 (as on real recordings) still gets every beat, and none in the silence
+    before and after the music."""
+    rng = np.random.default_rng(0)
+    music = 0.4 * click(40.0, 20, 30) + rng.uniform(0, 0.05, 1200)
+    signal = np.concatenate([np.zeros(200), music, np.zeros(200)])
+    beats = decode_offline(signal, 40.0)
+    np.testing.assert_array_equal(beats, 200 + np.flatnonzero(music >= 0.4))
 
 
 def test_scores_agree_with_mir_eval(performance):
@@ -104,7 +115,7 @@ def groove_test_split():
 
 def test_eval_beats_writes_the_report(tmp_path):
     first = groove_test_split()[0]
-    result = musmove('--dataset', 'groove', '--limit', '1', '--out', str(tmp_path))
+    result = musmove('--dataset', 'groove', '--limit', '1', '--seconds', '20', '--out', str(tmp_path))
     assert result.returncode == 0, result.stderr
     markdown = (tmp_path / 'beat_eval.md').read_text()
     assert result.stdout.endswith(markdown)
@@ -114,8 +125,12 @@ def test_eval_beats_writes_the_report(tmp_path):
         table = list(csv.DictReader(file))
     assert [(row['example'], row['method']) for row in table] == [(first.name, method) for method in METHODS]
     for row in table:
-        assert 0 <= float(row['f_measure']) <= 1 and int(row['n_reference']) == len(first.beats)
-        assert (row['coverage'] != '') == (row['method'] == 'causal')
+        assert int(row['n_reference']) == np.sum(first.beats < 20), 'the reference cut at 20 s too'
+        if row['status']:  # a peer without the evaluation extra
+            assert row['status'].startswith('not installed') and row['f_measure'] == ''
+            continue
+        assert 0 <= float(row['f_measure']) <= 1 and float(row['lock_any_s']) >= 0
+        assert (row['coverage'] != '') == (row['method'] in PREDICTING)
     for name in ('beat_eval_f_measure.png', 'beat_eval_prediction_error.png'):
         assert (tmp_path / name).read_bytes().startswith(b'\x89PNG')
 
