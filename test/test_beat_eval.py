@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 
 from musmove.beat.tracking import decode_offline
+from musmove.evaluation.beat_report import table
 from musmove.evaluation.beats import (
     METHODS,
     PREDICTING,
     RATE,
+    Result,
     activation,
     causal_beats,
     error_summary,
@@ -25,6 +27,7 @@ from musmove.sources.data import bundled
 from musmove.training.beat_data import examples, metronome
 
 DEMO_MIDI = 'groove_drummer3_rock_120.mid'
+STATUS = 'not installed: madmom (the evaluation extra: tools/bootstrap.sh --evaluation; ModuleNotFoundError)'
 
 
 @pytest.fixture(scope='module')
@@ -151,3 +154,15 @@ def test_eval_beats_errors_are_one_line(tmp_path, args, no_data, message):
     assert result.stderr.startswith('musmove: error: ') and result.stderr.count('\n') == 1
     assert message in result.stderr
     assert not (tmp_path / 'out').exists()
+
+
+def test_a_peer_that_is_not_installed_gets_a_row_saying_so():
+    common = {'dataset': 'groove', 'example': 'x', 'duration': 30.0, 'n_reference': 60}
+    reference = np.arange(60) * 0.5
+    ran = Result(**common, method='causal', seconds=1.0, n_estimated=60, scores=scores(reference, reference))
+    ran.scores.update(lock_annotated_s=0.0, lock_any_s=0.0, octave_error=0.0, bias_ms=1.0)
+    missing = Result(**common, method='madmom-online', seconds=np.nan, n_estimated=0, scores={}, status=STATUS)
+    rows = {line.split(' | ')[1]: line for line in table([ran, missing]) if line.startswith('| groove')}
+    assert rows['madmom-online'].startswith('| groove | madmom-online | 1 | not installed: madmom |')
+    scored = '100.0 | 100.0 | 100.0 | 100.0 | 0.0 | 0.0 | 100.0 | 0.0'  # F, CMLt, AMLt, P, locks, locked, octave
+    assert rows['causal'].startswith(f'| groove | causal | 1 | {scored} |')
