@@ -57,8 +57,9 @@ def test_the_model_tracks_a_real_performance(performance):
     trim = mir_eval.beat.trim_beats
     assert mir_eval.beat.f_measure(trim(beats), trim(times)) > 0.85  # the drummer plays ~25 ms behind the click
     positions = [bars.observe(activation[round(frame) - 1 : round(frame) + 2, 1].max()) for frame in observed]
-    on_downbeats = [p == 1 for p, t in zip(positions, times, strict=True) if np.min(np.abs(downbeats - t)) < 0.07]
-    assert np.mean(on_downbeats[-10:]) == 1.0, 'the last bars start where the metronome bars start'
+    at_downbeats = [p for p, t in zip(positions, times, strict=True) if np.min(np.abs(downbeats - t)) < 0.07]
+    known = [p for p in at_downbeats if p]  # the meter is claimed after two bars of beats (position 0 until then)
+    assert len(known) >= 9 and known[-10:] == [1] * len(known[-10:]), 'the bars start where the metronome bars start'
 
 
 def test_a_missing_model_or_card_is_named(tmp_path, copy):

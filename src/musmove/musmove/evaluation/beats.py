@@ -1,20 +1,22 @@
-"""Beat tracking evaluation on the annotated data sets: our causal and offline modes against librosa and essentia.
+"""Beat tracking evaluation on the annotated data sets: our causal and offline modes against the published trackers.
 
-Every method runs on the same audio, each example's MIDI rendered by `musmove.training.beat_data.render` at 22050 Hz:
+Every method runs on the same audio, each example's MIDI rendered by `musmove.training.beat_data.render` at 22050 Hz
+(optionally its first `seconds` only):
 
 - causal: `musmove.beat.model` activations streamed through `BeatTracker`, its observed beats;
 - offline: the same activations decoded at once by `decode_offline` (Viterbi, non-causal);
 - librosa: `librosa.beat.beat_track` (dynamic programming over the onset envelope, offline);
-- essentia: essentia's `RhythmExtractor2013` ('multifeature', offline) on the audio resampled to 44100 Hz.
+- essentia: essentia's `RhythmExtractor2013` ('multifeature', offline) on the audio resampled to 44100 Hz;
+- madmom and BeatNet, online and offline (`musmove.evaluation.peers`, the optional evaluation extra).
 
-`scores` gives mir_eval's beat scores; `prediction_errors` measures how well the causal tracker's next-beat
-predictions, the times a robot moves to, anticipate the beats. `evaluate` runs all methods over a split and
-`write_report` writes a Markdown table, a CSV of every file and method, and plots.
+`scores` gives mir_eval's beat scores, `musmove.evaluation.metrical` the lock times and octave errors,
+`musmove.evaluation.performed` the bias against the performed notes; `prediction_errors` measures how well the
+next-beat predictions of the causal methods, the times a robot moves to, anticipate the beats. `evaluate` runs
+the methods over a split; `musmove.evaluation.beat_report` writes the tables, CSV and plots.
 """
 
-import csv
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from math import gcd
 from pathlib import Path
@@ -26,6 +28,9 @@ from scipy.signal import resample_poly
 
 from musmove.beat import model as beat_model
 from musmove.beat.tracking import BarTracker, BeatTracker, decode_offline
+from musmove.evaluation import BEAT_METHODS, peers
+from musmove.evaluation.metrical import LEVEL_BOUND, lock_times, octave_error
+from musmove.evaluation.performed import bias, note_onsets, performed_beats, render_delay
 from musmove.progress import Progress
 from musmove.sources.audio import load_audio
 from musmove.training.beat_data import DATASETS, SPLITS, Example, examples, one_per_folder, render
@@ -33,8 +38,10 @@ from musmove.training.beat_data import DATASETS, SPLITS, Example, examples, one_
 RATE, HOP = 22050, 512
 FPS = RATE / HOP
 ESSENTIA_RATE = 44100
-METHODS = ('causal', 'offline', 'librosa', 'essentia')
+METHODS = BEAT_METHODS
+PREDICTING = ('causal', *peers.ONLINE_PEERS)  # the causal methods, whose beats a robot can act on ahead of time
 SCORES = ('f_measure', 'cmlt', 'amlt', 'p_score')
+METRICAL = ('lock_annotated_s', 'lock_any_s', 'octave_error', 'bias_ms')
 ERRORS = ('downbeat_f_measure', 'median_abs_error_ms', 'mean_error_ms', 'coverage')
 HORIZON = 0.1  # s: a robot's command latency
 SKIP = 5.0  # s: beats before this are not scored (mir_eval.beat.trim_beats)
@@ -42,7 +49,8 @@ SKIP = 5.0  # s: beats before this are not scored (mir_eval.beat.trim_beats)
 
 @dataclass(frozen=True, eq=False)
 class Result:
-    """One method on one example: scores (fractions; the causal method adds the prediction errors) and run time."""
+    """One method on one example: scores (fractions; lock times in s; the causal methods add the prediction
+    errors), run time, and why it did not run (`status`, e.g. 'not installed: …'; then no scores)."""
 
     dataset: str
     example: str
@@ -53,6 +61,8 @@ class Result:
     n_estimated: int
     scores: dict[str, float]
     errors: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # causal: ms per scored beat, NaN: none
+    bias: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # ms per beat vs the performed note
+    status: str = ''
 
 
 def scores(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
@@ -72,22 +82,33 @@ def scores(reference: np.ndarray, estimated: np.ndarray) -> dict[str, float]:
 
 
 def prediction_errors(
-    reference: np.ndarray, made: np.ndarray, predicted: np.ndarray, horizon: float = HORIZON
+    reference: np.ndarray,
+    made: np.ndarray,
+    predicted: np.ndarray,
+    horizon: float = HORIZON,
+    periods: np.ndarray | None = None,
 ) -> np.ndarray:
     """Error (ms) of the prediction a robot with latency `horizon` (s) acts on, per reference beat after 5 s.
 
     A prediction is a pair (time it was made, predicted beat time), `made` increasing. For a reference beat b
     whose shorter interval to a neighbouring reference beat is d, the prediction used is the latest one made at
-    or before b - `horizon` whose predicted time p satisfies |p - b| <= d / 2; the error is p - b. Beats before
-    5 s (as in `scores`) are left out; a beat with no such prediction gets NaN.
+    or before b - `horizon` whose predicted time p satisfies |p - b| <= d / 2; the error is p - b. With `periods`
+    (the beat period, s, each prediction assumed) only predictions at the annotated metrical level count: period
+    within a factor sqrt(3/2) of the mean of b's reference intervals (so a tracker at twice the tempo predicts
+    nothing). Beats before 5 s (as in `scores`) are left out; a beat with no such prediction gets NaN.
     """
     reference = np.asarray(reference, dtype=np.float64)
     intervals = np.diff(reference)
     half = 0.5 * np.minimum(np.append(np.inf, intervals), np.append(intervals, np.inf))
+    local = np.convolve(np.pad(intervals, 1, mode='edge'), [0.5, 0.5], mode='valid') if intervals.size else half
     errors = np.full(len(reference), np.nan)
     for i, beat in enumerate(reference):
         known = np.searchsorted(made, beat - horizon, side='right')
-        near = np.flatnonzero(np.abs(predicted[:known] - beat) <= half[i])
+        usable = np.abs(predicted[:known] - beat) <= half[i]
+        if periods is not None:
+            ratio = local[i] / np.asarray(periods[:known])
+            usable &= (ratio > 1 / LEVEL_BOUND) & (ratio < LEVEL_BOUND)
+        near = np.flatnonzero(usable)
         if near.size:
             errors[i] = predicted[near[-1]] - beat
     return 1000 * errors[reference >= SKIP]
@@ -108,14 +129,26 @@ def activation(audio: np.ndarray, model: str | None = None) -> np.ndarray:
     return beat_model.activations(beat_model.load(model, RATE, HOP), audio)
 
 
-def causal_beats(activations: np.ndarray, fps: float = FPS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The streaming tracker's observed beats and downbeats (s), and its predictions: times made and next beats
-    predicted (s). Downbeats: the observed beats `BarTracker` puts first in a bar (none without downbeat activation).
+@dataclass(frozen=True)
+class Track:
+    """A causal method's output (s): observed beats and downbeats, and its predictions (time made, next beat
+    predicted, beat period assumed)."""
 
-    The estimate after frame t is made once that frame's audio is in, at (t + 1) / fps. Only predictions the
+    beats: np.ndarray
+    downbeats: np.ndarray
+    made: np.ndarray
+    predicted: np.ndarray
+    periods: np.ndarray
+
+
+def causal_track(activations: np.ndarray, fps: float = FPS, **options: float) -> Track:
+    """The streaming tracker (`BeatTracker(fps, **options)`) on beat and downbeat activations (frames, 2).
+
+    Downbeats: the observed beats `BarTracker` puts first in a bar (none without downbeat activation). The
+    estimate after frame t is made once that frame's audio is in, at (t + 1) / fps. Only predictions the
     beat_tracker node would publish count: those with at least the tracker's `min_confidence`.
     """
-    tracker, bars = BeatTracker(fps), BarTracker()
+    tracker, bars = BeatTracker(fps, **options), BarTracker()
     estimates = [tracker.step(value) for value in activations[:, 0]]
     beats = np.array([e.observed for e in estimates if e.observed is not None], dtype=np.float64)
     at_beats = [activations[max(round(b) - 1, 0) : round(b) + 2, 1].max(initial=0.0) for b in beats]
@@ -123,7 +156,22 @@ def causal_beats(activations: np.ndarray, fps: float = FPS) -> tuple[np.ndarray,
     confident = [e for e in estimates if e.confidence >= tracker.min_confidence]
     made = np.array([e.frame + 1 for e in confident], dtype=np.float64)
     predicted = np.array([e.next_beat for e in confident], dtype=np.float64)
-    return beats / fps, downbeats / fps, made / fps, predicted / fps
+    periods = np.array([60 / e.tempo for e in confident], dtype=np.float64)
+    return Track(beats / fps, downbeats / fps, made / fps, predicted / fps, periods)
+
+
+def causal_beats(activations: np.ndarray, fps: float = FPS) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`causal_track`'s observed beats and downbeats, prediction times and predicted beats (s)."""
+    track = causal_track(activations, fps)
+    return track.beats, track.downbeats, track.made, track.predicted
+
+
+def extrapolated(beats: np.ndarray, memory: int = 4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Predictions from a causal tracker's beats alone (s): at each beat (made then: zero latency assumed), the
+    next one a period later, the period being the median of the last `memory` intervals."""
+    beats = np.asarray(beats, dtype=np.float64)
+    periods = np.array([np.median(np.diff(beats[max(k - memory, 0) : k + 1])) for k in range(1, beats.size)])
+    return beats[1:], beats[1:] + periods, periods
 
 
 def offline_beats(beat_activation: np.ndarray, fps: float = FPS) -> np.ndarray:
@@ -164,37 +212,69 @@ def _timed(function: Callable[..., Any], *args: Any) -> tuple[Any, float]:
     return function(*args), time.perf_counter() - start
 
 
-def evaluate_example(example: Example, model: str | None = None) -> list[Result]:
-    """Every method in METHODS on one example's rendered audio."""
+def _metrical(reference: np.ndarray, beats: np.ndarray, performed: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+    """Lock times, octave error after the lock at any level (after SKIP without one) and per-beat bias (ms)."""
+    annotated, any_level = lock_times(reference, beats)
+    error = octave_error(reference, beats, any_level if np.isfinite(any_level) else SKIP)
+    offsets = bias(reference, beats, performed, SKIP)
+    means = float(np.mean(offsets)) if offsets.size else np.nan
+    return {'lock_annotated_s': annotated, 'lock_any_s': any_level, 'octave_error': error, 'bias_ms': means}, offsets
+
+
+def evaluate_example(
+    example: Example,
+    model: str | None = None,
+    methods: Sequence[str] = METHODS,
+    seconds: float | None = None,
+    tracker: dict[str, float] | None = None,
+) -> list[Result]:
+    """Every method of `methods` on one example's rendered audio (its first `seconds` if given; the annotations
+    cut there too); `tracker`: options of the causal `BeatTracker`."""
     audio = load_audio(render(example, RATE), RATE)[:, 0]
-    beat_activation, shared = _timed(activation, audio, model)
-    (causal, downbeats, made, predicted), causal_time = _timed(causal_beats, beat_activation)
-    offline, offline_time = _timed(offline_beats, beat_activation[:, 0])
-    runs = {
-        'causal': (causal, shared + causal_time),
-        'offline': (offline, shared + offline_time),
-        'librosa': _timed(librosa_beats, audio),
-        'essentia': _timed(essentia_beats, audio),
-    }
-    errors = prediction_errors(example.beats, made, predicted)
-    has_downbeats = len(example.downbeats) > 0 and beat_activation[:, 1].any()
-    trim = mir_eval.beat.trim_beats
-    downbeat_f = mir_eval.beat.f_measure(trim(example.downbeats), trim(downbeats)) if has_downbeats else np.nan
-    return [
-        Result(
-            dataset=example.dataset,
-            example=example.name,
-            method=method,
-            duration=len(audio) / RATE,
-            seconds=seconds,
-            n_reference=len(example.beats),
-            n_estimated=len(beats),
-            scores=scores(example.beats, beats)
-            | ({'downbeat_f_measure': float(downbeat_f), **error_summary(errors)} if method == 'causal' else {}),
-            errors=errors if method == 'causal' else np.zeros(0),
+    reference, downbeat_reference = example.beats, example.downbeats
+    if seconds:
+        audio = audio[: round(seconds * RATE)]
+        reference, downbeat_reference = reference[reference < seconds], downbeat_reference[downbeat_reference < seconds]
+    performed = performed_beats(reference, note_onsets(example.midi), render_delay(RATE))
+    runs: dict[str, tuple[Any, float]] = {}
+    if {'causal', 'offline'} & set(methods):
+        beat_activation, shared = _timed(activation, audio, model)
+    if 'causal' in methods:
+        track, seconds_causal = _timed(lambda a: causal_track(a, **(tracker or {})), beat_activation)
+        runs['causal'] = (track, shared + seconds_causal)
+    if 'offline' in methods:
+        offline, seconds_offline = _timed(offline_beats, beat_activation[:, 0])
+        runs['offline'] = (offline, shared + seconds_offline)
+    baselines = {'librosa': librosa_beats, 'essentia': essentia_beats, **peers.RUN}
+    runs |= {m: _timed(baselines[m], audio) for m in methods if m in baselines and not peers.missing_reason(m)}
+    results = []
+    for method in methods:
+        common = {'dataset': example.dataset, 'example': example.name, 'method': method}
+        common |= {'duration': len(audio) / RATE, 'n_reference': len(reference)}
+        if method not in runs:
+            status = peers.missing_reason(method) or 'not run'
+            results.append(Result(**common, seconds=np.nan, n_estimated=0, scores={}, status=status))
+            continue
+        output, run_time = runs[method]
+        beats = output.beats if isinstance(output, Track) else output
+        measured, offsets = _metrical(reference, beats, performed)
+        measured |= scores(reference, beats)
+        errors = np.zeros(0)
+        if method == 'causal':
+            errors = prediction_errors(reference, output.made, output.predicted, periods=output.periods)
+            has_downbeats = len(downbeat_reference) > 0 and beat_activation[:, 1].any()
+            trim = mir_eval.beat.trim_beats
+            downbeat_f = mir_eval.beat.f_measure(trim(downbeat_reference), trim(output.downbeats))
+            measured['downbeat_f_measure'] = float(downbeat_f) if has_downbeats else np.nan
+        elif method in PREDICTING:
+            made, predicted, periods = extrapolated(beats)
+            errors = prediction_errors(reference, made, predicted, periods=periods)
+        if method in PREDICTING:
+            measured |= error_summary(errors)
+        results.append(
+            Result(**common, seconds=run_time, n_estimated=len(beats), scores=measured, errors=errors, bias=offsets)
         )
-        for method, (beats, seconds) in runs.items()
-    ]
+    return results
 
 
 def select(
@@ -212,16 +292,24 @@ def evaluate(
     limit: int | None = None,
     all_performances: bool = False,
     progress: bool = True,
+    methods: Sequence[str] = METHODS,
+    seconds: float | None = None,
+    tracker: dict[str, float] | None = None,
 ) -> list[Result]:
-    """One Result per (example, method) of the `split` of each data set; see `select` for the examples."""
+    """One Result per (example, method) of the `split` of each data set; see `select` for the examples and
+    `evaluate_example` for `methods`, `seconds` and `tracker`. A peer that is not installed gets Results with
+    that status, not an error."""
     if unknown := [name for name in datasets if name not in DATASETS]:
         raise ValueError(f'unknown data set {", ".join(unknown)}; expected {" or ".join(DATASETS)}')
     if split not in SPLITS:
         raise ValueError(f'unknown split {split!r}; expected one of {", ".join(SPLITS)}')
+    if unknown := [name for name in methods if name not in METHODS]:
+        raise ValueError(f'unknown method {", ".join(unknown)}; expected some of {", ".join(METHODS)}')
     if model and not Path(model).is_file():
         raise FileNotFoundError(f'no beat model at {model}')
     beat_model.load(model, RATE, HOP)  # fail before the long run: a bad model, or essentia missing
-    _essentia()
+    if 'essentia' in methods:
+        _essentia()
     chosen = {name: select(name, split, limit, all_performances) for name in datasets}
     if not any(chosen.values()):
         raise ValueError(f'no {split} examples to evaluate in {", ".join(datasets) or "no data set"}')
@@ -229,122 +317,9 @@ def evaluate(
     for name, selection in chosen.items():
         bar = Progress(f'eval-beats {name}', len(selection)) if progress else None
         for done, example in enumerate(selection, 1):
-            results += evaluate_example(example, model)
+            results += evaluate_example(example, model, methods, seconds, tracker)
             if bar:
                 bar.show(done)
         if bar:
             bar.close()
     return results
-
-
-def _percent(values: Iterable[float]) -> str:
-    return f'{100 * np.mean(list(values)):.1f}'
-
-
-def _number(value: float) -> str:
-    return '-' if np.isnan(value) else f'{value:.1f}'
-
-
-def table(results: list[Result]) -> list[str]:
-    """Markdown table rows: per data set and method, mean scores over files (%) and pooled prediction errors."""
-    lines = [
-        '| data set | method | n | F-measure | CMLt | AMLt | P-score | pred. median \\|err\\| (ms) '
-        '| pred. mean err (ms) | predicted (%) | downbeat F |',
-        '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ]
-    for dataset in dict.fromkeys(r.dataset for r in results):
-        for method in METHODS:
-            rows = [r for r in results if r.dataset == dataset and r.method == method]
-            if not rows:
-                continue
-            cells = [_percent(r.scores[name] for r in rows) for name in SCORES]
-            errors = error_summary(np.concatenate([r.errors for r in rows]))
-            if method == 'causal':
-                cells += [_number(errors['median_abs_error_ms']), _number(errors['mean_error_ms'])]
-                cells += [_number(100 * errors['coverage'])]
-                downbeat = [r.scores['downbeat_f_measure'] for r in rows]
-                cells += ['-' if np.isnan(downbeat).all() else _percent(np.nan_to_num(downbeat))]
-            else:
-                cells += ['-'] * 4
-            lines.append(f'| {dataset} | {method} | {len(rows)} | {" | ".join(cells)} |')
-    return lines
-
-
-def markdown(results: list[Result], model: str | None = None, split: str = 'test') -> str:
-    """The report: what was measured, then `table`."""
-    datasets = dict.fromkeys(r.dataset for r in results)
-    counts = ', '.join(f'{d} {sum(r.dataset == d and r.method == METHODS[0] for r in results)}' for d in datasets)
-    header = [
-        f'# Beat tracking, {split} split',
-        '',
-        f'Beat model: {Path(model).name if model else "DSP fallback (normalised spectral-flux onset strength)"}. '
-        f'Files: {counts}; audio rendered from MIDI with fluidsynth at {RATE} Hz.',
-        '',
-        'Scores: mir_eval means over files (%): F-measure (±70 ms), CMLt, AMLt, P-score; beats in the first 5 s '
-        'ignored. Causal: the streaming tracker; offline: Viterbi decoding of the same activations; librosa: '
-        '`beat.beat_track`; essentia: `RhythmExtractor2013` (multifeature). Prediction error, causal only, pooled '
-        f'over the beats after 5 s: the latest next-beat prediction made at least {1000 * HORIZON:.0f} ms before '
-        'a beat and within half an inter-beat interval of it (`musmove.evaluation.beats.prediction_errors`); '
-        'predicted: the share of beats that had one. Downbeat F: mir_eval F-measure of the causal downbeats '
-        "(`BarTracker` on the model's downbeat activation; none from the DSP fallback).",
-        '',
-    ]
-    return '\n'.join([*header, *table(results)]) + '\n'
-
-
-def write_csv(results: list[Result], path: Path) -> None:
-    """One row per file and method: durations, beat counts, scores and (causal) prediction errors."""
-    columns = ['dataset', 'example', 'method', 'duration_s', 'seconds', 'n_reference', 'n_estimated', *SCORES, *ERRORS]
-    with path.open('w', newline='') as file:
-        writer = csv.writer(file)
-        writer.writerow(columns)
-        for r in results:
-            values = [f'{r.scores[name]:.6g}' if name in r.scores else '' for name in (*SCORES, *ERRORS)]
-            row = [
-                r.dataset,
-                r.example,
-                r.method,
-                f'{r.duration:.3f}',
-                f'{r.seconds:.3f}',
-                r.n_reference,
-                r.n_estimated,
-            ]
-            writer.writerow([*row, *values])
-
-
-def plot(results: list[Result], out_dir: Path) -> list[Path]:
-    """F-measure box plots per method and data set; histograms of the causal prediction errors."""
-    from matplotlib.figure import Figure  # no pyplot: rendered with Agg, no display needed
-
-    datasets = list(dict.fromkeys(r.dataset for r in results))
-    boxes = Figure(figsize=(4 * len(datasets), 3.5), layout='constrained')
-    histograms = Figure(figsize=(4 * len(datasets), 3.5), layout='constrained')
-    for i, dataset in enumerate(datasets):
-        axes = boxes.add_subplot(1, len(datasets), i + 1)
-        methods = [m for m in METHODS if any(r.dataset == dataset and r.method == m for r in results)]
-        values = [
-            [100 * r.scores['f_measure'] for r in results if r.dataset == dataset and r.method == m] for m in methods
-        ]
-        axes.boxplot(values, tick_labels=methods)
-        axes.set(title=dataset, ylabel='F-measure (%)', ylim=(0, 100))
-        errors = np.concatenate([r.errors for r in results if r.dataset == dataset and r.method == 'causal'])
-        errors = errors[~np.isnan(errors)]
-        outside = int(np.sum(np.abs(errors) > 300))
-        axes = histograms.add_subplot(1, len(datasets), i + 1)
-        axes.hist(errors, bins=np.arange(-300, 301, 10))
-        axes.set(title=f'{dataset}: {errors.size} beats, {outside} beyond ±300 ms', xlabel='predicted - beat (ms)')
-    paths = [out_dir / 'beat_eval_f_measure.png', out_dir / 'beat_eval_prediction_error.png']
-    for figure, path in zip((boxes, histograms), paths, strict=True):
-        figure.savefig(path, dpi=100)
-    return paths
-
-
-def write_report(results: list[Result], out_dir: str | Path, model: str | None = None, split: str = 'test') -> str:
-    """Write beat_eval.md, beat_eval.csv and the plots into `out_dir`; return the Markdown."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    text = markdown(results, model, split)
-    (out_dir / 'beat_eval.md').write_text(text)
-    write_csv(results, out_dir / 'beat_eval.csv')
-    plot(results, out_dir)
-    return text

@@ -1,0 +1,58 @@
+"""Tracker settings on the VALIDATION split: how the tracker's parameters were chosen (never on test).
+
+    python bench/beat_tracker_validation.py [--seconds 60] [--model PATH] '{"prior_weight": 2}' '{}' ...
+
+Each argument is a JSON object of `BeatTracker` options (`{}`: the defaults). For every setting it prints, per
+data set, the causal and the offline (`decode_offline` with the same options) mean F-measure, CMLt and AMLt,
+the octave-error rate, the median lock time at the annotated level and the share of files locked at any level
+within 3 s, over the first `--seconds` of each validation file (Groove 48, ASAP 47). The model's activations
+are computed once per file.
+"""
+
+import argparse
+import json
+
+import numpy as np
+
+from musmove.beat.tracking import decode_offline
+from musmove.evaluation.beats import FPS, RATE, activation, causal_track, scores, select
+from musmove.evaluation.metrical import lock_times, octave_error
+from musmove.sources.audio import load_audio
+from musmove.training.beat_data import render
+
+
+def measure(reference: np.ndarray, beats: np.ndarray) -> dict[str, float]:
+    annotated, any_level = lock_times(reference, beats)
+    error = octave_error(reference, beats, any_level if np.isfinite(any_level) else 5.0)
+    return {**scores(reference, beats), 'octave_error': error, 'lock': annotated, 'locked_3s': any_level <= 3}
+
+
+def summary(rows: list[dict[str, float]]) -> str:
+    mean = {k: 100 * np.nanmean([r[k] for r in rows]) for k in ('f_measure', 'cmlt', 'amlt', 'octave_error')}
+    lock = np.median([r['lock'] for r in rows])
+    locked = 100 * np.mean([r['locked_3s'] for r in rows])
+    return ' '.join(f'{k} {v:.1f}' for k, v in mean.items()) + f' lock {lock:.1f} s, locked<=3s {locked:.0f} %'
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('settings', nargs='+', help='JSON objects of BeatTracker options')
+    parser.add_argument('--seconds', type=float, default=60.0, help='the first S s of each file (default 60)')
+    parser.add_argument('--model', default='models/beat_crnn.onnx', help='ONNX beat model')
+    args = parser.parse_args()
+    data = {}
+    for dataset in ('groove', 'asap'):
+        data[dataset] = []
+        for example in select(dataset, 'validation'):
+            audio = load_audio(render(example, RATE), RATE)[: round(args.seconds * RATE), 0]
+            data[dataset].append((example.beats[example.beats < args.seconds], activation(audio, args.model)))
+    for setting in args.settings:
+        options = json.loads(setting)
+        for dataset, files in data.items():
+            causal = [measure(ref, causal_track(act, **options).beats) for ref, act in files]
+            offline = [measure(ref, decode_offline(act[:, 0], FPS, **options) / FPS) for ref, act in files]
+            print(f'{setting} {dataset} ({len(files)}): causal {summary(causal)} | offline {summary(offline)}')
+
+
+if __name__ == '__main__':
+    main()
