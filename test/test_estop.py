@@ -9,6 +9,7 @@ import os
 import subprocess
 
 import numpy as np
+import pytest
 from ros_helpers import seconds, wait
 from std_msgs.msg import Bool
 
@@ -26,6 +27,7 @@ def still(states: list, since: float, span: float = 0.3) -> bool:
     return bool(np.ptp(window, axis=0).max() < 1e-4)
 
 
+@pytest.mark.timeout(120 + 10 * CYCLES)
 def test_every_stop_and_release_from_a_short_lived_process_is_honoured(dancing):
     rogue, _, _, controller, states = dancing
     confirmed = rogue.record(Bool, 'emergency_stop/state', LATCHED)
