@@ -12,7 +12,8 @@ Topics:
         accelerations) at `rate`: a point already due, or any jump, is approached within the limits.
     joint_states (sensor_msgs/JointState): the measured joints at `rate`, stamped with the
         simulation time, which follows the node clock.
-    diagnostics (diagnostic_msgs/DiagnosticArray): trajectories taken, rejected by cause, limited steps.
+    diagnostics (diagnostic_msgs/DiagnosticArray): trajectories taken, rejected by cause, limited steps (the
+        limiter moved the reference by more than 1 mrad: a late, jumping or infeasible command).
 
 The robot (`musmove.robot.sim`) is the Franka Panda in pybullet (DIRECT mode, under gravity) or a
 kinematic model: a transport `delay`, then a first-order `lag` within the URDF's limits.
@@ -30,6 +31,7 @@ from musmove.robot.sim import BulletRobot, KinematicRobot, panda_urdf
 
 NS = 10**9
 ROBOTS = ('panda', 'kinematic')
+LIMITED = 1e-3  # [rad or m] a step the limiter moved the reference further than this is counted as limited
 
 
 class Reference:
@@ -130,7 +132,7 @@ class RobotSimNode(MusmoveNode):
         while self.limited_until + self.dt <= self.robot.time + 1e-9:  # the limiter's fixed steps up to now
             self.limited_until += self.dt
             target = np.clip(self.reference.at(self.limited_until), self.limits.lower, self.limits.upper)
-            if np.abs(self.limiter.step(target) - target).max() > 1e-6:
+            if np.abs(self.limiter.step(target) - target).max() > LIMITED:
                 self.counts['limited_steps'] += 1
         self.robot.command(self.limiter.position, self.robot.time)
         position, velocity = self.robot.state()
