@@ -218,6 +218,11 @@ def parser() -> argparse.ArgumentParser:
     preparing.add_argument('--split', nargs='+', default=['validation', 'train'], choices=('train', 'validation'))
     preparing.add_argument('--pop909', type=int, metavar='N', help='POP909 songs per split (train 300, validation 40)')
     preparing.add_argument('--mixtures', type=int, metavar='N', help='mixtures per split (train 100, validation 20)')
+    preparing.add_argument('--groove', type=int, metavar='N', help='the first N Groove performances (default: all)')
+    preparing.add_argument('--asap', type=int, metavar='N', help='the first N ASAP score folders (default: all)')
+    preparing.add_argument(
+        '--reverse', action='store_true', help='work through the plan from its end (a second worker, same result)'
+    )
     preparing.set_defaults(handler=prepare_beats)
 
     comparison = verbs.add_parser(

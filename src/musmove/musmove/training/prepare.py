@@ -34,7 +34,10 @@ from musmove.training.midi import read, window
 VERSION = 'v1'
 EXCERPT_S = 60.0
 PREPARED = ('groove', 'asap', 'pop909', 'mix')
-DEFAULTS = {'train': {'pop909': 300, 'mixtures': 100}, 'validation': {'pop909': 40, 'mixtures': 20}}
+DEFAULTS = {
+    'train': {'pop909': 300, 'mixtures': 100, 'groove': None, 'asap': None},
+    'validation': {'pop909': 40, 'mixtures': 20, 'groove': None, 'asap': None},
+}
 
 
 @dataclass(frozen=True)
@@ -132,17 +135,38 @@ def finish(labelled: Labelled, rng: np.random.Generator) -> dict:
 
 def four_four_songs(songs: list[Example]) -> list[Example]:
     """POP909 songs whose bars have 4 felt beats."""
-    return [s for s in songs if len(s.downbeats) > 2 and np.median(np.diff(np.searchsorted(s.beats, s.downbeats))) == 4]
+
+    def bar(song: Example) -> float:
+        return float(np.median(np.diff(np.searchsorted(song.beats, song.downbeats))))
+
+    return [song for song in songs if len(song.downbeats) > 2 and bar(song) == 4]
 
 
-def plan(split: str, pop_count: int, mixtures: int, root: Path) -> list[tuple[str, str, tuple[Example, ...]]]:
-    """(dataset, name, examples) of everything `prepare` renders for `split`, in a seeded order."""
+def _some(items: list[Example], count: int | None, split: str) -> list[Example]:
+    """All `items`, or a seeded choice of `count` of them in their order (a larger count adds to a smaller one's)."""
+    if count is None:
+        return items
+    rng = np.random.default_rng(pop909.seed_of('some', split, items[0].dataset if items else ''))
+    return [items[i] for i in sorted(rng.permutation(len(items))[:count])]
+
+
+def plan(
+    split: str,
+    pop_count: int,
+    mixtures: int,
+    root: Path,
+    groove_count: int | None = None,
+    asap_count: int | None = None,
+) -> list[tuple[str, str, tuple[Example, ...]]]:
+    """(dataset, name, examples) of everything `prepare` renders for `split`: a seeded choice of `groove_count`
+    Groove and `asap_count` ASAP examples (all if None), of `pop_count` POP909 songs and of `mixtures`."""
     drums = groove_examples(root, split)
     songs = pop909.examples(root, split)
     rng = np.random.default_rng(pop909.seed_of('plan', split))
     chosen_songs = [songs[i] for i in sorted(rng.permutation(len(songs))[:pop_count])]
-    items = [('groove', e.name, (e,)) for e in drums]
-    items += [('asap', e.name, (e,)) for e in one_per_folder(asap_examples(root, split))]
+    pieces = one_per_folder(asap_examples(root, split))
+    items = [('groove', e.name, (e,)) for e in _some(drums, groove_count, split)]
+    items += [('asap', e.name, (e,)) for e in _some(pieces, asap_count, split)]
     items += [('pop909', e.name, (e,)) for e in chosen_songs]
     in_four = [e for e in drums if e.time_signature == '4/4' and len(e.downbeats) > 4]
     bands = four_four_songs(songs)
@@ -166,20 +190,21 @@ def prepare_one(dataset: str, name: str, examples: tuple[Example, ...], out: Pat
     return path
 
 
-def prepare(split: str, pop_count: int, mixtures: int, root: Path | None = None) -> Path:
-    """Render and store every example of `plan(split, ...)`; returns the split's manifest."""
+def prepare(split: str, counts: dict[str, int | None], root: Path | None = None, reverse: bool = False) -> Path:
+    """Render and store every example of `plan` for `split` and `counts` (pop909, mixtures, groove, asap), in
+    reverse order if asked (a second worker on the same plan); returns the split's manifest."""
     root = shared_data() if root is None else Path(root)
-    items = plan(split, pop_count, mixtures, root)
+    items = plan(split, counts['pop909'], counts['mixtures'], root, counts['groove'], counts['asap'])
     out = folder(split)
     out.mkdir(parents=True, exist_ok=True)
     progress = Progress(f'prepare {split}', len(items))
     names = []
-    for done, (dataset, name, examples) in enumerate(items, 1):
+    for done, (dataset, name, examples) in enumerate(items[::-1] if reverse else items, 1):
         names.append({'dataset': dataset, 'file': prepare_one(dataset, name, examples, out).name})
         progress.show(done)
     progress.close()
     manifest = out.parent / f'{split}.json'
-    manifest.write_text(json.dumps({'version': VERSION, 'pop909': pop_count, 'mixtures': mixtures, 'items': names}))
+    manifest.write_text(json.dumps({'version': VERSION, **counts, 'items': names[::-1] if reverse else names}))
     return manifest
 
 
@@ -202,8 +227,7 @@ def tracks(split: str, datasets: tuple[str, ...] = PREPARED, limit: int | None =
 
 def main(args: argparse.Namespace) -> int:
     for split in args.split:
-        counts = DEFAULTS.get(split, DEFAULTS['validation'])
-        pop_count = counts['pop909'] if args.pop909 is None else args.pop909
-        mixtures = counts['mixtures'] if args.mixtures is None else args.mixtures
-        print(f'wrote {prepare(split, pop_count, mixtures)}')
+        given = {'pop909': args.pop909, 'mixtures': args.mixtures, 'groove': args.groove, 'asap': args.asap}
+        counts = DEFAULTS[split] | {key: value for key, value in given.items() if value is not None}
+        print(f'wrote {prepare(split, counts, reverse=args.reverse)}')
     return 0
