@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from musmove.sources.data import shared_data
-from musmove.training import channel, pop909, prepare, rendering
+from musmove.training import beats, channel, pop909, prepare, rendering
 from musmove.training.beat_data import groove_examples
 from musmove.training.midi import onsets, read
 
@@ -142,3 +142,23 @@ def test_impulse_response_has_its_rt60_and_direct_to_reverberant_ratio():
     t = np.arange(1, len(response)) / rate
     slope = np.polyfit(t[(decay < -5) & (decay > -25)], decay[(decay < -5) & (decay > -25)], 1)[0]
     assert -60 / slope == pytest.approx(0.6, rel=0.1)
+
+
+def test_a_larger_plan_contains_a_smaller_one():
+    root = _root('pop909')
+    small = prepare.plan('validation', 3, 2, root, groove_count=4, asap_count=2)
+    large = prepare.plan('validation', 6, 4, root, groove_count=8, asap_count=4)
+    assert {name for _, name, _ in small} < {name for _, name, _ in large}
+    assert [d for d, _, _ in small].count('mix') == 2 and [d for d, _, _ in large].count('groove') == 8
+
+
+def test_prepare_writes_a_manifest_that_training_reads(cache):
+    counts = {'pop909': 1, 'mixtures': 1, 'groove': 1, 'asap': 1}
+    manifest = prepare.prepare('validation', counts, _root('pop909'))
+    tracks = prepare.tracks('validation')
+    assert sorted(t.name.split('/')[0] for t in tracks) == sorted(prepare.PREPARED)
+    assert manifest.is_file() and len(prepare.tracks('validation', ('mix',))) == 1
+    for track in tracks:
+        seconds = len(track.features) / beats.fps()
+        assert track.features.dtype == np.float32 and track.features.shape[1] == beats.LOG_MEL['n_mels']
+        assert track.beats[0] >= 0 and track.beats[-1] < seconds and np.isin(track.downbeats, track.beats).all()
