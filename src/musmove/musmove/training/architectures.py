@@ -252,6 +252,6 @@ ARCHITECTURES: dict[str, Callable[..., CausalModel]] = {
     'cnn_lstm': _named(Recurrent, cell='lstm', dilations=(1, 2)),
     'transformer': CausalTransformer,
     'crnn': CRNN,
-    'crnn_wide': _named(CRNN, channels=32, hidden=128, layers=2),
+    'crnn2': _named(CRNN, hidden=96, layers=2),
 }
 assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES
