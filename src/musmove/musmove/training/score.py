@@ -56,8 +56,9 @@ def main() -> None:
     parser.add_argument('models', nargs='+')
     parser.add_argument('--split', default='validation', choices=('train', 'validation'))
     parser.add_argument('--limit', type=int, default=None)
+    parser.add_argument('--data', nargs='+', default=['clean', 'prepared'], choices=('clean', 'prepared'))
     args = parser.parse_args()
-    print('\n'.join(table(args.models, args.split, args.limit)))
+    print('\n'.join(table(args.models, args.split, args.limit, tuple(args.data))))
 
 
 if __name__ == '__main__':
