@@ -28,11 +28,13 @@ def causal_f(model: StreamingModel, track: beats.Track) -> float:
     return float(mir_eval.beat.f_measure(trim(np.asarray(track.beats)), trim(observed)))
 
 
-def table(models: list[str], split: str, limit: int | None) -> list[str]:
+def table(models: list[str], split: str, limit: int | None, data: tuple[str, ...] = ('clean', 'prepared')) -> list[str]:
     """Markdown rows: one per (data, data set), a column per model."""
-    groups = {('clean', name): beats.tracks(split, (name,), limit) for name in ('groove', 'asap')} | {
-        ('prepared', name): prepare.tracks(split, (name,), limit) for name in prepare.PREPARED
-    }
+    groups = {}
+    if 'clean' in data:
+        groups |= {('clean', name): beats.tracks(split, (name,), limit) for name in ('groove', 'asap')}
+    if 'prepared' in data:
+        groups |= {('prepared', name): prepare.tracks(split, (name,), limit) for name in prepare.PREPARED}
     loaded = [StreamingModel(path, task='beat') for path in models]
     rows = [f'| data | data set | n | {" | ".join(models)} |', '| --- | --- | ---: |' + ' ---: |' * len(models)]
     progress = Progress('score', sum(map(len, groups.values())) * len(models))
