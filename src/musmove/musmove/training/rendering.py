@@ -5,11 +5,11 @@ SoundFonts (`SOUNDFONTS`, Debian packages): FluidR3_GM (fluid-soundfont-gm), Mus
 seed with probabilities 0.4 / 0.3 / 0.3. fluidsynth renders dry (`-R 0`: the room is the channel's, see
 `musmove.training.channel`).
 
-Render delay (`render_delay`): fluidsynth starts a note at the next of its 64-sample blocks, and a sample's
+Render delay (`measured_delays`): fluidsynth starts a note at the next of its 64-sample blocks, and a sample's
 sound rises over a few milliseconds. Measured by rendering single notes (a snare, a kick and a piano C4, twelve
 of each at times that fall at different places in a block) and taking the first sample above 5 % of each
-note's peak: 5.2-6.2 ms at 22050 Hz depending on the SoundFont (`measured_delays`). Every label is moved by
-the delay of its example's SoundFont.
+note's peak: 7.0 ms (FluidR3_GM, MuseScore General Lite) and 6.5 ms (TimGM6mb) at 22050 Hz. Every label is
+moved by the delay of its example's SoundFont.
 
 Performed beats (`performed`): for Groove, each metronome beat moves to the nearest drum onset within
 `min(60 ms, interval / 8)` of it, else stays on the grid: the label is where the drummer played the beat.
