@@ -76,6 +76,12 @@ def train(args: argparse.Namespace) -> int:
     return train_main(args)
 
 
+def prepare_beats(args: argparse.Namespace) -> int:
+    from musmove.training.prepare import main as prepare_main
+
+    return prepare_main(args)
+
+
 def study(args: argparse.Namespace) -> int:
     from musmove.evaluation.study import run
 
@@ -229,7 +235,15 @@ def parser() -> argparse.ArgumentParser:
         '--task', choices=TASKS, default='beat', help='beat (Groove MIDI, ASAP) or gesture (UCI gesture phase)'
     )
     training.add_argument('--arch', choices=ARCHITECTURE_NAMES, default='crnn', help='architecture')
-    training.add_argument('--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='beat data sets')
+    training.add_argument(
+        '--dataset', nargs='+', metavar='NAME', help='beat data sets (clean: groove asap; prepared: also pop909 mix)'
+    )
+    training.add_argument(
+        '--data',
+        choices=('clean', 'prepared'),
+        default='clean',
+        help='clean FluidR3 renders with metronome labels, or the output of musmove prepare-beats',
+    )
     training.add_argument(
         '--epochs', type=COUNT, help='most epochs (early stopping may end sooner; beat 30, gesture 20)'
     )
@@ -242,6 +256,23 @@ def parser() -> argparse.ArgumentParser:
     training.add_argument('--threads', type=COUNT, default=2, help='torch CPU threads')
     training.add_argument('--out', default='models', metavar='DIR', help='output folder (default: models)')
     training.set_defaults(handler=train)
+
+    preparing = verbs.add_parser(
+        'prepare-beats',
+        help='render the beat training data (POP909, mixtures, SoundFonts, room and microphone) into the cache',
+        description='Render Groove, ASAP, POP909 and Groove+POP909 mixtures with several SoundFonts through a '
+        'simulated room and microphone, labels at the performed beats, and store log-mel features and labels in '
+        'the cache (musmove.training.prepare). Deterministic; done examples are kept.',
+    )
+    preparing.add_argument('--split', nargs='+', default=['validation', 'train'], choices=('train', 'validation'))
+    preparing.add_argument('--pop909', type=SIZE, metavar='N', help='POP909 songs per split (train 300, validation 40)')
+    preparing.add_argument('--mixtures', type=SIZE, metavar='N', help='mixtures per split (train 100, validation 20)')
+    preparing.add_argument('--groove', type=COUNT, metavar='N', help='the first N Groove performances (default: all)')
+    preparing.add_argument('--asap', type=COUNT, metavar='N', help='the first N ASAP score folders (default: all)')
+    preparing.add_argument(
+        '--reverse', action='store_true', help='work through the plan from its end (a second worker, same result)'
+    )
+    preparing.set_defaults(handler=prepare_beats)
 
     comparison = verbs.add_parser(
         'study',

@@ -39,11 +39,13 @@ def cache_dir() -> Path:
     return Path(os.environ.get('XDG_CACHE_HOME', Path.home() / '.cache'), 'musmove')
 
 
-def render_midi(midi: str | Path, sample_rate: int = 22050, soundfont: Path = SOUNDFONT) -> Path:
+def render_midi(
+    midi: str | Path, sample_rate: int = 22050, soundfont: Path = SOUNDFONT, options: tuple[str, ...] = ()
+) -> Path:
     """Render a MIDI file to a mono-or-stereo wav with fluidsynth, cached by content.
 
-    The same MIDI, rate and SoundFont always give the same file: fluidsynth renders
-    offline (-F), so no audio device or real time is involved.
+    The same MIDI, rate, SoundFont and fluidsynth `options` (e.g. `('-R', '0')`: no reverb) always give the
+    same file: fluidsynth renders offline (-F), so no audio device or real time is involved.
     """
     fluidsynth = shutil.which('fluidsynth')
     if fluidsynth is None:
@@ -52,7 +54,8 @@ def render_midi(midi: str | Path, sample_rate: int = 22050, soundfont: Path = SO
         raise RuntimeError(
             f'SoundFont {soundfont} is missing; install it with: sudo apt-get install fluid-soundfont-gm'
         )
-    key = hashlib.sha256(Path(midi).read_bytes() + f'{sample_rate}:{soundfont}'.encode()).hexdigest()[:16]
+    described = f'{sample_rate}:{soundfont}' + (f':{" ".join(options)}' if options else '')
+    key = hashlib.sha256(Path(midi).read_bytes() + described.encode()).hexdigest()[:16]
     target = cache_dir() / 'render' / f'{Path(midi).stem}-{sample_rate}-{key}.wav'
     if target.is_file():
         return target
@@ -68,6 +71,7 @@ def render_midi(midi: str | Path, sample_rate: int = 22050, soundfont: Path = SO
         'wav',
         '-r',
         str(sample_rate),
+        *options,
         str(soundfont),
         str(midi),
     ]

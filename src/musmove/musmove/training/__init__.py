@@ -6,5 +6,5 @@ at run time imports this package: the nodes run the exported ONNX files with onn
 """
 
 STUDY = ('cnn', 'rnn', 'lstm', 'cnn_lstm', 'transformer')  # the seed paper's five architectures, in its order
-ARCHITECTURE_NAMES = (*STUDY, 'crnn')  # and the CRNN of the shipped beat model
+ARCHITECTURE_NAMES = (*STUDY, 'crnn', 'crnn2')  # the CRNN of the shipped beat model; crnn2: a two-layer GRU of 96
 TASKS = ('beat', 'gesture')

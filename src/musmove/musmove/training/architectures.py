@@ -43,7 +43,7 @@ class CRNN(CausalModel):
     """Convolutions over (time, frequency), causal in time, then a unidirectional GRU (Böck-style CRNN).
 
     Two 3x3 convolutions with batch norm, ELU and frequency max-pooling (window: 5 frames), a linear
-    projection, a GRU and a linear head.
+    projection, a GRU of `layers` layers and a linear head.
     """
 
     def __init__(
@@ -56,6 +56,7 @@ class CRNN(CausalModel):
         channels: int = 16,
         hidden: int = 64,
         dropout: float = 0.1,
+        layers: int = 1,
     ) -> None:
         super().__init__(mean, std, pad)
         self.window = 5
@@ -71,9 +72,9 @@ class CRNN(CausalModel):
             nn.Dropout(dropout),
         )
         self.projection = nn.Linear(channels * (size // 3 // 3), hidden)
-        self.gru = nn.GRU(hidden, hidden, batch_first=True)
+        self.gru = nn.GRU(hidden, hidden, layers, batch_first=True, dropout=dropout if layers > 1 else 0.0)
         self.head = nn.Sequential(nn.Dropout(dropout), nn.Linear(hidden, classes))
-        self.state_shape = (1, 1, hidden)
+        self.state_shape = (layers, 1, hidden)
 
     def encode(self, normalized: Tensor) -> Tensor:
         """(batch, frames + window - 1, size) standardised -> (batch, frames, hidden)."""
@@ -251,5 +252,6 @@ ARCHITECTURES: dict[str, Callable[..., CausalModel]] = {
     'cnn_lstm': _named(Recurrent, cell='lstm', dilations=(1, 2)),
     'transformer': CausalTransformer,
     'crnn': CRNN,
+    'crnn2': _named(CRNN, hidden=96, layers=2),
 }
 assert tuple(ARCHITECTURES) == ARCHITECTURE_NAMES

@@ -11,7 +11,7 @@ from torch.nn import functional
 
 from musmove.beat.tracking import BeatTracker
 from musmove.progress import Progress
-from musmove.training import beats, gesture_training
+from musmove.training import beats, gesture_training, prepare
 from musmove.training.architectures import ARCHITECTURES, CausalModel
 from musmove.training.export import export
 from musmove.training.fit import Settings, fit, seed_everything
@@ -28,8 +28,22 @@ def beat_activations(model: CausalModel, features: np.ndarray) -> np.ndarray:
         return torch.sigmoid(model(torch.as_tensor(features[None]))[0]).numpy()
 
 
+def causal_f_measures(model: CausalModel, tracks: list[beats.Track]) -> dict[str, float]:
+    """Mean causal F-measure per data set (the part of a track's name before '/', prepared data) and over all."""
+    scores = causal_scores(model, tracks)
+    groups: dict[str, list[float]] = {}
+    for track, score in zip(tracks, scores, strict=True):
+        groups.setdefault(track.name.split('/')[0] if '/' in track.name else 'all', []).append(score)
+    return {**{name: float(np.mean(values)) for name, values in groups.items()}, 'all': float(np.mean(scores))}
+
+
 def causal_f_measure(model: CausalModel, tracks: list[beats.Track]) -> float:
     """Mean mir_eval F-measure (±70 ms) of the causal tracker's observed beats on the activations."""
+    return float(np.mean(causal_scores(model, tracks)))
+
+
+def causal_scores(model: CausalModel, tracks: list[beats.Track]) -> list[float]:
+    """mir_eval F-measure (±70 ms) of the causal tracker's observed beats on each track's activations."""
     scores = []
     progress = Progress('validation tracking', len(tracks))
     for done, track in enumerate(tracks, 1):
@@ -40,13 +54,31 @@ def causal_f_measure(model: CausalModel, tracks: list[beats.Track]) -> float:
         scores.append(mir_eval.beat.f_measure(trim(track.beats), trim(observed)))
         progress.show(done)
     progress.close()
-    return float(np.mean(scores))
+    return scores
 
 
-def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, ...], limit: int | None = None) -> dict:
-    """Train, validate and export `models/beat_<arch>.onnx`; returns its card."""
+DATA = {
+    'clean': 'rendered with fluidsynth (FluidR3_GM), metronome (Groove) or annotated (ASAP) beats',
+    'prepared': 'musmove prepare-beats (musmove.training.prepare): three SoundFonts, room, microphone, noise, '
+    'compression, band-limiting, gain, tempo by resampling; labels at the performed beats plus the render delay',
+}
+AUGMENTATION = 'time stretch 0.8-1.2, mel shift +-2 bands, gain +-10 dB'
+
+
+def train_beats(
+    arch: str,
+    out: Path,
+    settings: Settings,
+    datasets: tuple[str, ...] | None = None,
+    limit: int | None = None,
+    data: str = 'clean',
+) -> dict:
+    """Train, validate and export `models/beat_<arch>.onnx` on the `data` ('clean' or 'prepared') tracks of
+    `datasets`; returns its card."""
     seed_everything(settings.seed)
-    train, validation = beats.tracks('train', datasets, limit), beats.tracks('validation', datasets, limit)
+    source = prepare.tracks if data == 'prepared' else beats.tracks
+    datasets = datasets or (prepare.PREPARED if data == 'prepared' else ('groove', 'asap'))
+    train, validation = source('train', datasets, limit), source('validation', datasets, limit)
     mean, std = beats.statistics(train)
     hyper = BEAT_HYPER.get(arch, {})
     model = ARCHITECTURES[arch](len(mean), len(beats.CLASSES), mean, std, beats.SILENCE_DB, **hyper)
@@ -65,8 +97,9 @@ def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, .
         )
 
     history = fit(model, next_batch, validation_loss, loss, settings)
-    f_measure = causal_f_measure(model, validation)
-    print(f'validation: causal tracker F-measure {f_measure:.3f} on {len(validation)} tracks')
+    f_measures = causal_f_measures(model, validation)
+    f_measure = f_measures['all']
+    print(f'validation: causal tracker F-measure {f_measure:.3f} on {len(validation)} tracks ({f_measures})')
     card = {
         'name': f'beat_{arch}',
         'task': 'beat',
@@ -76,13 +109,14 @@ def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, .
         'features': {'kind': 'log_mel', **beats.LOG_MEL, 'frame_time': 'window centred on the frame start'},
         'frame_rate': beats.fps(),
         'training': {
-            'data': {name: 'rendered with fluidsynth (FluidR3_GM)' for name in datasets},
+            'data': {name: DATA[data] for name in datasets},
             'split': 'train (validation for early stopping); ASAP: one performance per score folder',
             'tracks': {'train': len(train), 'validation': len(validation)},
             'settings': vars(settings),
             'chunk_frames': CHUNK_FRAMES,
             'batch': BATCH,
-            'augmentation': 'time stretch 0.8-1.2, mel shift +-2 bands, gain +-10 dB',
+            'augmentation': AUGMENTATION + ('' if data == 'clean' else '; on top of the prepared renders'),
+            'command': f'musmove train --task beat --arch {arch} --data {data}',
             'epochs_run': len(history.train_loss),
             'best_epoch': history.best_epoch + 1,
             'minutes': round(history.seconds / 60, 1),
@@ -90,6 +124,7 @@ def train_beats(arch: str, out: Path, settings: Settings, datasets: tuple[str, .
         'metrics': {
             'validation_loss': min(history.validation_loss),
             'validation_causal_f_measure': f_measure,
+            **({'validation_causal_f_measure_by_dataset': f_measures} if data == 'prepared' else {}),
         },
     }
     return export(model, out / f'beat_{arch}.onnx', card, validation[0].features[:2000], 'sigmoid')
@@ -101,7 +136,8 @@ def main(args: argparse.Namespace) -> int:
     settings = replace(defaults, **{key: value for key, value in given.items() if value is not None})
     torch.set_num_threads(args.threads)
     if args.task == 'beat':
-        card = train_beats(args.arch, Path(args.out), settings, tuple(args.dataset), args.limit)
+        datasets = tuple(args.dataset) if args.dataset else None
+        card = train_beats(args.arch, Path(args.out), settings, datasets, args.limit, args.data)
     else:
         card = gesture_training.train_gestures(args.arch, Path(args.out), settings)
     print(f'wrote {Path(args.out) / card["file"]} and its card')
