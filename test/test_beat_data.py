@@ -36,7 +36,8 @@ ASAP_PIECES_IN_TWO_SPLITS = {
 }
 
 
-def _data(name: str) -> Path:
+def shared_set(name: str) -> Path:
+    """The shared data sets' root, if `name` is among them; else the test is skipped, naming what is missing."""
     try:
         root = shared_data()
     except FileNotFoundError as error:
@@ -53,13 +54,13 @@ def _rows(path: Path) -> list[dict[str, str]]:
 
 @pytest.fixture(scope='module')
 def groove() -> dict[str, list[Example]]:
-    root = _data('groove-midi')
+    root = shared_set('groove-midi')
     return {split: groove_examples(root, split) for split in SPLITS}
 
 
 @pytest.fixture(scope='module')
 def asap() -> dict[str, list[Example]]:
-    root = _data('asap')
+    root = shared_set('asap')
     return {split: asap_examples(root, split) for split in SPLITS}
 
 

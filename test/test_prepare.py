@@ -5,21 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_beat_data import shared_set
 
-from musmove.sources.data import shared_data
 from musmove.training import beats, channel, pop909, prepare, rendering
 from musmove.training.beat_data import groove_examples
 from musmove.training.midi import onsets, read
-
-
-def _root(name: str) -> Path:
-    try:
-        root = shared_data()
-    except FileNotFoundError as error:
-        pytest.skip(f'the shared data sets are missing: {error}')
-    if not (root / name).is_dir():
-        pytest.skip(f'the data set folder {root / name} is missing')
-    return root
 
 
 @pytest.fixture
@@ -40,7 +30,7 @@ def steepest_rise(audio: np.ndarray, times: np.ndarray, rate: int = rendering.SA
 
 @pytest.mark.parametrize(('song', 'level'), [('021', 2), ('100', 2), ('022', 1), ('500', 1), ('088', 1), ('171', None)])
 def test_pop909_metrical_level_rule_on_real_songs(song, level):
-    folder = _root('pop909') / 'pop909' / 'POP909' / song
+    folder = shared_set('pop909') / 'pop909' / 'POP909' / song
     decided = pop909.felt_beats(folder)
     if level is None:  # r = 1.5: compound feel, left out
         assert decided is None
@@ -73,7 +63,7 @@ def test_render_delay_is_a_few_milliseconds(cache):
 
 
 def test_groove_labels_land_on_the_rendered_drum_notes(cache):
-    example = groove_examples(_root('groove-midi'), 'train')[10]
+    example = groove_examples(shared_set('groove-midi'), 'train')[10]
     played, downbeats = prepare._groove_beats(example)
     assert np.isin(downbeats, played).all()
     assert np.median(played - example.beats) < -0.002  # the drummer plays ahead of the click
@@ -85,7 +75,7 @@ def test_groove_labels_land_on_the_rendered_drum_notes(cache):
 
 
 def test_a_mixture_puts_the_band_on_the_drummers_beats():
-    root = _root('pop909')
+    root = shared_set('pop909')
     drums = [e for e in groove_examples(root, 'train') if e.time_signature == '4/4'][5]
     band = prepare.four_four_songs(pop909.examples(root, 'train')[:20])[3]
     played, _ = prepare._groove_beats(drums)
@@ -100,7 +90,7 @@ def test_a_mixture_puts_the_band_on_the_drummers_beats():
 
 
 def test_the_same_example_prepares_the_same_render_and_features(tmp_path, monkeypatch):
-    example = pop909.examples(_root('pop909'), 'validation')[0]
+    example = pop909.examples(shared_set('pop909'), 'validation')[0]
     results = []
     for run in ('a', 'b'):
         monkeypatch.setenv('MUSMOVE_CACHE', str(tmp_path / run))
@@ -145,7 +135,7 @@ def test_impulse_response_has_its_rt60_and_direct_to_reverberant_ratio():
 
 
 def test_a_larger_plan_contains_a_smaller_one():
-    root = _root('pop909')
+    root = shared_set('pop909')
     small = prepare.plan('validation', 3, 2, root, groove_count=4, asap_count=2)
     large = prepare.plan('validation', 6, 4, root, groove_count=8, asap_count=4)
     assert {name for _, name, _ in small} < {name for _, name, _ in large}
@@ -154,7 +144,7 @@ def test_a_larger_plan_contains_a_smaller_one():
 
 def test_prepare_writes_a_manifest_that_training_reads(cache):
     counts = {'pop909': 1, 'mixtures': 1, 'groove': 1, 'asap': 1}
-    manifest = prepare.prepare('validation', counts, _root('pop909'))
+    manifest = prepare.prepare('validation', counts, shared_set('pop909'))
     tracks = prepare.tracks('validation')
     assert sorted(t.name.split('/')[0] for t in tracks) == sorted(prepare.PREPARED)
     assert manifest.is_file() and len(prepare.tracks('validation', ('mix',))) == 1
