@@ -51,6 +51,7 @@ def node_process(tmp_path):
         started.append(process)
         return process
 
+    start.started = started  # the processes, for a test that signals one a fixture started
     yield start
     for process in started:
         process.stop()

@@ -96,7 +96,8 @@ def record(args: argparse.Namespace) -> int:
     output = args.output or time.strftime('musmove_%Y_%m_%d-%H_%M_%S')
     try:
         sizes = {'max_bytes': args.max_bag_size, 'max_duration': args.max_bag_duration}
-        return record_bag(Path(output), args.topics, args.storage, **sizes, privacy=args.privacy == 'true')
+        privacy = args.privacy == 'true'
+        return record_bag(Path(output), args.topics, args.storage, **sizes, privacy=privacy, linger=args.linger)
     except BagError as error:
         raise SystemExit(f'musmove: error: {error}') from error
 
@@ -334,6 +335,9 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
         choices=['true', 'false'],
         default='false',
         help='true: keep features and labels, drop raw audio, images and rigid bodies, anonymise skeletons',
+    )
+    recording.add_argument(
+        '--linger', type=SPAN, default=1.0, metavar='S', help='keep recording S s after the stop signal (default: 1)'
     )
     recording.set_defaults(handler=record)
 
