@@ -208,7 +208,11 @@ def parser() -> argparse.ArgumentParser:
     )
     beats.add_argument('--model', metavar='PATH', help='ONNX beat model (default: the DSP fallback)')
     beats.add_argument(
-        '--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='groove and/or asap (default: both)'
+        '--dataset',
+        nargs='+',
+        default=['groove', 'asap'],
+        metavar='NAME',
+        help='groove, asap (default: both), pop909, mix (test renders made as the prepared data; --limit, default 20)',
     )
     beats.add_argument('--split', default='test', help='train, validation or test (default: test)')
     beats.add_argument('--limit', type=COUNT, default=None, metavar='N', help='at most N files per data set')
