@@ -5,9 +5,9 @@ policy, `message_filters::sync_policies::ApproximateTime` of ros2/message_filter
 361e42c78ee08a7b63397a143eae87fda7514d61 (include/message_filters/sync_policies/approximate_time.hpp),
 compiled with g++ -std=c++17 outside this repository. The driver instantiated the header for 2, 3
 and 4 topics of a message holding a stamp and an arrival index, with minimal stand-ins for what it
-includes (rclcpp::Time and rclcpp::Duration with rclcpp's arithmetic, Duration * double in long
-double truncated toward zero as in rclcpp's duration.cpp; MessageEvent, PolicyBase, a Synchronizer
-that records what the policy signals; a no-op warning macro); it called setAgePenalty,
+includes (rclcpp::Time and rclcpp::Duration with rclcpp's arithmetic: Duration * double in long
+double, truncated toward zero, as in duration.cpp of ros2/rclcpp a0a2a067; MessageEvent,
+PolicyBase, a Synchronizer that records what the policy signals; a no-op warning macro); it called setAgePenalty,
 setMaxIntervalDuration and setInterMessageLowerBound, then add<i>() per arrival, and recorded after
 which arrival each set came out. Inputs (seeded, ours): 2,998 cases at the default configuration
 (queue 10, age penalty 0.1), the others with queues of 1-20 and age penalties 0-1, 407 of them with
