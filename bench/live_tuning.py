@@ -103,9 +103,10 @@ def score(data, calibration, args, oscillator) -> dict[str, float]:
     timing = robot_timing(events, moving, references, observed + calibration)
     result = timing.rows[PERFORMED, WINDOWS[0]]
     danced = events[events >= moving[0]]
-    wrong = danced.size > 2 and abs(np.median(np.diff(danced)) / np.median(np.diff(references[PERFORMED])) - 1) > 0.1
+    ratio = np.median(np.diff(danced)) / np.median(np.diff(references[PERFORMED])) if danced.size > 2 else 1.0
+    click = timing.rows[CLICK, WINDOWS[0]].mean_absolute
     return {'mean': result.mean, 'sd': result.sd, 'abs': result.mean_absolute, 'lock': timing.lock,
-            'moved': timing.moved, 'wrong': float(wrong), 'click_abs': timing.rows[CLICK, WINDOWS[0]].mean_absolute}  # fmt: skip
+            'moved': timing.moved, 'wrong': float(abs(ratio - 1) > 0.1), 'click_abs': click}  # fmt: skip
 
 
 def main() -> None:
@@ -148,8 +149,9 @@ def main() -> None:
         rows = [score(run, calibration, args, options) for run in runs]
         m = {k: float(np.nanmedian([r[k] for r in rows])) for k in rows[0]}
         wrong = sum(r['wrong'] for r in rows)
-        print(f'{json.dumps(options):<60} {1e3 * m["mean"]:>+6.1f} {1e3 * m["sd"]:>5.1f} {1e3 * m["abs"]:>5.1f} '
-              f'{1e3 * m["click_abs"]:>8.1f} {m["lock"]:>5.2f} {m["moved"]:>5.2f} {wrong:>3.0f}', flush=True)  # fmt: skip
+        figures = ' '.join(f'{1e3 * m[k]:>{w}.1f}' for k, w in (('sd', 5), ('abs', 5), ('click_abs', 8)))
+        print(f'{json.dumps(options):<60} {1e3 * m["mean"]:>+6.1f} {figures} {m["lock"]:>5.2f} {m["moved"]:>5.2f} '
+              f'{wrong:>3.0f}', flush=True)  # fmt: skip
 
 
 if __name__ == '__main__':

@@ -89,3 +89,25 @@ def test_the_latency_prior_is_the_last_measured_value_of_the_robot(tmp_path, mon
     assert saved_latency('/panda/joint_trajectory') is None
     latency_state().write_text('{"/panda/joint_trajectory": 7.0}')  # absurd
     assert saved_latency('/panda/joint_trajectory') is None
+
+
+def test_a_fill_at_another_tempo_is_danced_through_and_a_lasting_one_taken():
+    limits = JointLimits.from_urdf(panda_urdf(), 10.0, NAMES)
+    oscillator = Oscillator(latency=0.0)
+    controller = DanceController(limits, HOME, PANDA_MOVES, 'nod', DT, HOME, oscillator, gate=LockGate(), hold=2.0)
+    controller.watchdog.start()
+    beats = 1.0 + BEAT * np.arange(8)
+    for t in np.arange(0.5, 4.0, 0.1):
+        controller.on_beats(t, beats[beats > t][:4], 120.0, 0.01, 0.9, t)
+        for beat in beats[(beats > t - 0.193) & (beats <= t - 0.093)]:
+            controller.on_observed(float(beat), t)
+        controller.step(t)
+    assert controller.gate.open and oscillator.bpm == pytest.approx(120.0, abs=1.0)
+    for t in np.arange(4.0, 5.5, 0.1):  # 1.5 s of a fill that the tracker takes for 160 BPM
+        controller.on_beats(t, t + 0.375 * np.arange(1, 5), 160.0, 0.01, 0.9, t)
+        controller.step(t)
+    assert oscillator.bpm == pytest.approx(120.0, abs=1.0) and 'beats' not in controller.watchdog.stale(5.5)
+    for t in np.arange(5.5, 7.0, 0.1):  # 160 BPM for longer than the hold: a new tempo
+        controller.on_beats(t, t + 0.375 * np.arange(1, 5), 160.0, 0.01, 0.9, t)
+        controller.step(t)
+    assert oscillator.bpm == pytest.approx(80.0, abs=1.0)  # 160 BPM folded to the octave nearest 120

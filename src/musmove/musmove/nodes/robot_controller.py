@@ -159,6 +159,7 @@ class RobotControllerNode(MusmoveNode):
         count = p('gate_beats', 4, 'OBSERVED beats that make a lock.', minimum=3)
         spacing = p('gate_spacing', 0.08, 'Largest deviation of a locked beat interval [fraction].', low=0.01, high=0.5)
         agreement = p('gate_agreement', 0.05, 'Largest locked beat - prediction [s].', low=0.005, high=0.2)
+        self.hold = p('gate_hold', 2.0, 'Longest a tempo off by gate_spacing is not followed [s].', low=0.0, high=10.0)
         min_bpm = p('min_bpm', 50.0, 'Slowest beat rate of the oscillator [BPM]; tempi are folded by octaves.')
         max_bpm = p('max_bpm', 150.0, 'Fastest beat rate of the oscillator [BPM].')
         self.timeout = p('watchdog_timeout', 0.5, 'Beats or joint states older than this send the robot home [s].')
@@ -274,6 +275,7 @@ class RobotControllerNode(MusmoveNode):
             ramp=self.ramp,
             watch_partner=self.follow_partner,
             gate=self.gate,
+            hold=self.hold,
         )
         self.controller.energy = self.energy
         self.controller.watchdog.start()

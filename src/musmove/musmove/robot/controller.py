@@ -4,7 +4,10 @@ Each control period: the oscillator advances to now, the dancer poses the robot 
 phase (the phase one actuation latency ahead), and the watchdog blends that pose with home and
 passes it through the limiter. With a `LockGate` the predictions steer nothing until the beat is
 locked: the robot stays home, then the newest prediction sets phase and tempo at once and the dance
-fades in over the watchdog's ramp. A ROS node only has to call the `on_*` methods from its
+fades in over the watchdog's ramp. Once dancing, a prediction whose tempo (folded by octaves) is off the
+oscillator's by more than the gate's `spacing` does not steer: the oscillator keeps its tempo through a fill
+or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
+a new tempo, taken at once. A ROS node only has to call the `on_*` methods from its
 subscriptions and `step` from a timer at the control period.
 """
 
@@ -36,6 +39,7 @@ class DanceController:
         ramp: float = 1.0,
         watch_partner: bool = False,
         gate: LockGate | None = None,
+        hold: float = 2.0,
     ) -> None:
         """Start at rest at the measured `position`; the dance begins with `start` once beats arrive."""
         self.dt = dt
@@ -46,6 +50,7 @@ class DanceController:
         self.energy = 1.0
         self.gate = gate
         self.prediction: tuple | None = None  # the newest prediction's arguments, applied when the gate opens
+        self.hold, self.off_tempo = hold, None  # since when the predictions' tempo is off the oscillator's
 
     def on_beats(
         self,
@@ -71,8 +76,17 @@ class DanceController:
     def _steer(
         self, t: float, beats: ArrayLike, tempo: float | None, std: float, confidence: float, received: float | None
     ) -> None:
-        if self.oscillator.update(t, beats, tempo, std, confidence):
-            self.watchdog.feed('beats', t if received is None else received)
+        osc, received = self.oscillator, t if received is None else received
+        if self.gate is not None and osc.locked and tempo is not None and tempo > 0:
+            if abs(osc.fold(tempo / 60)[0] / osc.frequency - 1) > self.gate.spacing:
+                self.off_tempo = t if self.off_tempo is None else self.off_tempo
+                if t - self.off_tempo < self.hold:
+                    self.watchdog.feed('beats', received)  # the beats still come: dance on at the old tempo
+                    return
+                osc.locked = False  # a new tempo: phase and tempo at once
+            self.off_tempo = None
+        if osc.update(t, beats, tempo, std, confidence):
+            self.watchdog.feed('beats', received)
 
     def on_observed(self, beat: float, received: float) -> None:
         """An OBSERVED beat at time `beat`, received at `received`: it may open the gate (lock)."""
@@ -94,8 +108,9 @@ class DanceController:
     def step(self, t: float) -> np.ndarray:
         """The joint position command for time `t`."""
         osc = self.oscillator
-        if self.gate is not None and self.gate.open and osc.stale(t):
+        if self.gate is not None and self.gate.open and 'beats' in self.watchdog.stale(t):
             self.gate.close()
+            osc.locked, self.off_tempo = False, None
         osc.advance(t)
         target = self.dancer.target(osc.command_phase, osc.frequency, self.energy, self.dt)
         return self.watchdog.step(target, t)
