@@ -45,7 +45,7 @@ class BeatTrackerNode(MusmoveNode):
         if self.min_bpm >= self.max_bpm:
             raise ConfigurationError(f'min_bpm ({self.min_bpm}) must be below max_bpm ({self.max_bpm})')
         self.max_lead = p('max_stamp_lead', 1.0, 'Frames stamped further ahead of this clock are dropped [s].', above=0)
-        self.calibration = round(NS * p('calibration', -0.011, 'Added to every beat time [s].', low=-0.1, high=0.1))
+        self.calibration = round(NS * p('calibration', 0.005, 'Added to every beat time [s].', low=-0.1, high=0.1))
         self.min_confidence = p(
             'min_confidence', 0.3, 'Beats are reported only above this confidence.', low=0.0, high=1.0
         )

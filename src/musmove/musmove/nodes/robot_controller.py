@@ -83,6 +83,7 @@ class RobotControllerNode(MusmoveNode):
         self.predicted_at, self.predicted = math.nan, []  # the newest prediction: [(beat time, std)]
         self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, self.oscillator.latency)
         self.saved = self.oscillator.latency  # the latency in the state file (or the prior)
+        self.locked_at = math.inf  # when the beat last locked
         self.result = Asynchrony(np.empty(0), 0)
         self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
         self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
@@ -418,8 +419,8 @@ class RobotControllerNode(MusmoveNode):
             self.keep(self.latency_estimator.target)
         move = self.moves[self.move]
         joint = self.limits.names.index(move.joints[0])
-        since = self.gate.opened if self.gate.opened is not None else math.inf
-        self.result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move, since)
+        self.locked_at = self.locked_at if self.gate.opened is None else self.gate.opened  # the newest lock
+        self.result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move, self.locked_at)
         self.publish_metrics(self.result, newest)
         self.publish_diagnostics(t)
         if self.result.matched:
