@@ -84,6 +84,7 @@ class RobotControllerNode(MusmoveNode):
         self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, self.oscillator.latency)
         self.saved = self.oscillator.latency  # the latency in the state file (or the prior)
         self.locked_at = math.inf  # when the beat last locked
+        self.full_since = math.inf  # since when the dance is at its full level (the latency is measured from then)
         self.result = Asynchrony(np.empty(0), 0)
         self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
         self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
@@ -414,8 +415,10 @@ class RobotControllerNode(MusmoveNode):
     def report(self) -> None:
         t = self.now()
         self.log.trim(t)
+        full = self.controller is not None and self.controller.watchdog.gain >= 1.0
+        self.full_since = (self.full_since if self.full_since < math.inf else t) if full else math.inf
         if self.latency < 0:
-            self.latency_estimator.measure(self.log, t)
+            self.latency_estimator.measure(self.log, t, self.full_since)
             self.keep(self.latency_estimator.target)
         move = self.moves[self.move]
         joint = self.limits.names.index(move.joints[0])

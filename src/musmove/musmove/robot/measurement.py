@@ -70,10 +70,12 @@ class LatencyEstimator:
         self.target = initial
         self.estimates: deque[float] = deque(maxlen=LATENCY_ESTIMATES)
 
-    def measure(self, log: MotionLog, t: float) -> None:
-        """Add an estimate at time `t` if the robot moved over most of the window; the target is their median."""
-        command_times, commanded = log.window(log.commands, self.window, t)
-        times, measured = log.window(log.states, self.window, t)
+    def measure(self, log: MotionLog, t: float, since: float = -math.inf) -> None:
+        """Add an estimate at time `t` if the robot moved over most of the window from `since` (when the dance
+        reached its full level: a fade-in from home measures the homing, not the dance); the target is their median."""
+        span = min(self.window, t - since)
+        command_times, commanded = log.window(log.commands, span, t)
+        times, measured = log.window(log.states, span, t)
         spans = [np.ptp(x) if len(x) else 0.0 for x in (command_times, times)]
         if min(spans) < 0.5 * self.window:
             return
