@@ -79,7 +79,7 @@ def test_the_dance_waits_for_the_lock_then_fades_in_on_the_beat():
 
 
 def test_the_latency_prior_is_the_last_measured_value_of_the_robot(tmp_path, monkeypatch):
-    monkeypatch.setenv('MUSMOVE_CACHE', str(tmp_path))
+    monkeypatch.setenv('MUSMOVE_STATE', str(tmp_path))
     assert saved_latency('/panda/joint_trajectory') is None  # no state yet: the node uses latency_prior
     save_latency('/panda/joint_trajectory', 0.0834)
     save_latency('/ur5/joint_trajectory', 0.05)

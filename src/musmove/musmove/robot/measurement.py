@@ -9,6 +9,7 @@ the user's cache (`latency_state`), the prior of the next start.
 
 import json
 import math
+import os
 from collections import deque
 from pathlib import Path
 from statistics import median
@@ -94,8 +95,9 @@ class LatencyEstimator:
 
 
 def latency_state() -> Path:
-    """The file of the last measured latency per robot: robot_latency.json in `musmove.sources.data.cache_dir()`."""
-    return cache_dir() / 'robot_latency.json'
+    """The file of the last measured latency per robot: robot_latency.json in `$MUSMOVE_STATE`, by default in
+    `musmove.sources.data.cache_dir()`."""
+    return Path(os.environ.get('MUSMOVE_STATE') or cache_dir()) / 'robot_latency.json'
 
 
 def saved_latency(robot: str) -> float | None:
@@ -116,7 +118,7 @@ def save_latency(robot: str, latency: float) -> None:
         known = {}
     known = (known if isinstance(known, dict) else {}) | {robot: round(latency, 5)}
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix('.partial')
+    partial = path.with_suffix(f'.{os.getpid()}.partial')  # another controller may save at the same time
     partial.write_text(json.dumps(known, indent=2, sort_keys=True))
     partial.replace(path)
 
