@@ -96,3 +96,59 @@ def test_a_sequence_as_mocap_and_as_the_virtual_imu_of_a_wrist(recordings):
     assert imu.frame_id == 'dance_melody/right_wrist' and len(imu.times) == len(mocap.times)
     force = np.linalg.norm(imu.linear_acceleration, axis=1)
     assert 8.0 < np.median(force) < 11.6  # about 1 g when the wrist moves smoothly: gravity along -y
+
+
+def test_mocap_source_and_imu_source_play_a_sequence_over_dds(recordings, ros_node, node_process):
+    """A real sequence through the two source processes: 23 poses in DANCE_JOINTS order, the wrist's virtual IMU."""
+    from geometry_msgs.msg import PoseArray
+    from ros_helpers import wait_for
+    from sensor_msgs.msg import Imu
+
+    seq, mocap = recordings['DANCE_W_1']
+    poses: list[PoseArray] = []
+    imus: list[Imu] = []
+    subscriptions = [ros_node.create_subscription(PoseArray, 'mocap', poses.append, 1000),
+                     ros_node.create_subscription(Imu, 'imu', imus.append, 1000)]  # fmt: skip
+    common = ('-p', f'file:={seq.skeletons}', '-p', 'realtime:=false', '-p', 'wait_for_subscribers:=1')
+    node_process('mocap_source', *common)
+    node_process('imu_source', *common, '-p', 'joint:=right_wrist')
+    try:
+        assert wait_for(lambda: len(poses) >= 100 and len(imus) >= 100, ros_node, timeout=60)
+    finally:
+        for subscription in subscriptions:
+            ros_node.destroy_subscription(subscription)
+    expected = read_imu(seq.skeletons, 'right_wrist')
+    for message in poses[:100]:
+        k = round((message.header.stamp.sec + message.header.stamp.nanosec * 1e-9 - _start(poses)) * FPS)
+        got = np.array([[p.position.x, p.position.y, p.position.z] for p in message.poses])
+        assert got.shape == (23, 3) and np.allclose(got, mocap.positions[k], atol=1e-5)
+    assert imus[0].header.frame_id == 'dance_melody/right_wrist'  # virtual, and says so
+    a = imus[0].linear_acceleration
+    assert np.allclose([a.x, a.y, a.z], expected.linear_acceleration[0], atol=1e-4)
+
+
+def _start(messages: list) -> float:
+    first = messages[0].header.stamp
+    return first.sec + first.nanosec * 1e-9
+
+
+def test_dance_offsets_names_an_unknown_sequence_in_one_line(recordings):
+    from test_cli import musmove
+
+    result = musmove('dance-offsets', 'DANCE_X_1')
+    assert result.returncode != 0 and result.stderr.strip().count('\n') == 0
+    assert 'no dance-melody sequence DANCE_X_1' in result.stderr
+
+
+def test_both_offset_methods_recover_a_shift_and_a_clock_scale_put_into_a_real_dance(recordings):
+    """The real movement events of a waltz on a clock 1 % slower, 120 ms behind: each method sees exactly that."""
+    pytest.importorskip('madmom', reason='the reference beats need madmom (tools/bootstrap.sh --evaluation)')
+    from musmove.evaluation.dance_offsets import by_correlation, by_phase, circular, movement_events, music
+
+    seq, _ = recordings['DANCE_W_6']
+    target, (times, envelope) = music(seq), movement_events(seq)
+    for method in (by_correlation, by_phase):
+        lag, scale, _ = method((times, envelope), target)
+        moved_lag, moved_scale, _ = method((times / 1.01 + 0.12 / 1.01, envelope), target)
+        assert moved_scale == pytest.approx(scale * 1.01, abs=0.0011), method.__name__
+        assert abs(circular(moved_lag - lag - 0.12, target.period)) < 0.02, method.__name__

@@ -294,9 +294,9 @@ def parser() -> argparse.ArgumentParser:
     offsets = verbs.add_parser(
         'dance-offsets',
         help='measure the audio-to-motion offset of each dance-melody sequence, two ways',
-        description="Measure how late each dance-melody dancer's foot events come after the music's beats "
+        description="Measure how late each dance-melody dancer's movement events come after the music's beats "
         "(madmom offline reference beats, cached; the evaluation extra): with the synchronizer's offset estimator "
-        'against the beat activation, and by the beat phase of the foot events; flag the sequences whose two '
+        'against the beat activation, and by the beat phase of the movement events; flag the sequences whose two '
         'measurements disagree or lie at chance (musmove.evaluation.dance_offsets) and write offsets.md, '
         'offsets.csv and offsets.png.',
     )
