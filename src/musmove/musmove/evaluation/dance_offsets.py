@@ -243,9 +243,8 @@ def write(results: list[Offset], out: Path) -> str:
         '',
         f'**{summary}.**',
         '',
-        '| sequence | dance | split | tempo (BPM) | lag a (ms) | scale a | corr. a | spread a (ms) | lag b (ms) | '
-        'scale b | strength b | spread b (ms) | a - b (ms) | apart (ms) | trusted | onsets on / off beat (%) |',
-        '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+        '| ' + ' | '.join(COLUMNS) + ' |',
+        '|' + '---|' * len(COLUMNS),
         *rows,
         '',
         '![offsets](offsets.png)',
@@ -256,8 +255,14 @@ def write(results: list[Offset], out: Path) -> str:
     return text
 
 
+COLUMNS = ('sequence', 'dance', 'split', 'tempo (BPM)', 'lag a (ms)', 'lag a (beats)', 'scale a', 'corr. a',
+           'spread a (ms)', 'lag b (ms)', 'scale b', 'strength b', 'spread b (ms)', 'a - b (ms)', 'apart (ms)',
+           'trusted', 'onsets on / off beat (%)')  # fmt: skip
+
+
 def row(r: Offset) -> str:
-    cells = [r.sequence, r.dance, r.split, f'{r.tempo:.1f}', f'{1000 * r.lag_a:.0f}', f'{r.scale_a:.4f}',
+    cells = [r.sequence, r.dance, r.split, f'{r.tempo:.1f}', f'{1000 * r.lag_a:.0f}', f'{r.lag_a * r.tempo / 60:+.2f}',
+             f'{r.scale_a:.4f}',
              f'{r.correlation:.3f}', f'{1000 * r.spread_a:.0f}', f'{1000 * r.lag_b:.0f}', f'{r.scale_b:.4f}',
              f'{r.strength:.3f}', f'{1000 * r.spread_b:.0f}', f'{1000 * r.difference:.0f}', f'{1000 * r.apart:.0f}',
              'yes' if r.trusted else 'no', onsets(r)]  # fmt: skip
@@ -277,13 +282,17 @@ def plot(results: list[Offset], path: Path) -> None:
     left, right = figure.subplots(1, 2)
     for trusted, colour, label in ((True, 'tab:green', 'trusted'), (False, 'tab:grey', 'not trusted')):
         chosen = [r for r in results if r.trusted == trusted]
-        left.scatter([1000 * r.lag_b for r in chosen], [1000 * r.lag_a for r in chosen], c=colour, label=label, s=18)
-    span = max(350, *(1000 * abs(r.lag_a) for r in results))
-    left.plot([-span, span], [-span, span], 'k:', lw=0.8)
-    left.set(xlabel='lag (b), beat phase [ms]', ylabel='lag (a), estimate_lag [ms]', title='two methods per sequence')
+        left.scatter([1000 * r.lag_b for r in chosen], [1000 * (r.lag_b + r.difference) for r in chosen], c=colour,
+                     label=label, s=18)  # fmt: skip
+    left.plot([-500, 500], [-500, 500], 'k:', lw=0.8)
+    left.set(xlabel='lag (b), beat phase [ms]', ylabel='lag (a), estimate_lag, nearest to (b) [ms]',
+             title='two methods per sequence (at the dance\'s middle)')  # fmt: skip
     left.legend()
-    lags = [1000 * r.lag_a for r in results if r.trusted]
-    right.hist(lags, bins=np.arange(-350, 351, 25), color='tab:green')
-    right.set(xlabel='lag (a) of trusted sequences [ms]', ylabel='sequences', title='offset distribution')
+    dances = sorted({r.dance for r in results})
+    lags = [[1000 * r.lag_a for r in results if r.trusted and r.dance == dance] for dance in dances]
+    right.hist(lags, bins=np.arange(-400, 401, 40), stacked=True, label=dances)
+    right.set(xlabel='lag (a) of the trusted sequences, modulo a beat [ms]', ylabel='sequences',
+              title='offset distribution (trusted)')  # fmt: skip
+    right.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
