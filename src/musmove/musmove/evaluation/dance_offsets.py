@@ -205,10 +205,11 @@ def write(results: list[Offset], out: Path) -> str:
     """offsets.md, offsets.csv and offsets.png in `out`; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
     with (out / 'offsets.csv').open('w', newline='') as file:
-        writer = csv.DictWriter(file, fieldnames=list(asdict(results[0])))
+        writer = csv.DictWriter(file, fieldnames=[k for k in asdict(results[0]) if k != 'split'])
         writer.writeheader()
-        for result in results:
-            writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in asdict(result).items()})
+        for result in results:  # the split stays out: it is the data set's splits.csv, not ours to copy
+            values = {k: v for k, v in asdict(result).items() if k != 'split'}
+            writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in values.items()})
     trusted = [r for r in results if r.trusted]
     lags = np.array([r.lag_a for r in trusted]) * 1000
     summary = f'{len(trusted)} of {len(results)} trusted'
@@ -255,13 +256,13 @@ def write(results: list[Offset], out: Path) -> str:
     return text
 
 
-COLUMNS = ('sequence', 'dance', 'split', 'tempo (BPM)', 'lag a (ms)', 'lag a (beats)', 'scale a', 'corr. a',
+COLUMNS = ('sequence', 'dance', 'tempo (BPM)', 'lag a (ms)', 'lag a (beats)', 'scale a', 'corr. a',
            'spread a (ms)', 'lag b (ms)', 'scale b', 'strength b', 'spread b (ms)', 'a - b (ms)', 'apart (ms)',
            'trusted', 'onsets on / off beat (%)')  # fmt: skip
 
 
 def row(r: Offset) -> str:
-    cells = [r.sequence, r.dance, r.split, f'{r.tempo:.1f}', f'{1000 * r.lag_a:.0f}', f'{r.lag_a * r.tempo / 60:+.2f}',
+    cells = [r.sequence, r.dance, f'{r.tempo:.1f}', f'{1000 * r.lag_a:.0f}', f'{r.lag_a * r.tempo / 60:+.2f}',
              f'{r.scale_a:.4f}',
              f'{r.correlation:.3f}', f'{1000 * r.spread_a:.0f}', f'{1000 * r.lag_b:.0f}', f'{r.scale_b:.4f}',
              f'{r.strength:.3f}', f'{1000 * r.spread_b:.0f}', f'{1000 * r.difference:.0f}', f'{1000 * r.apart:.0f}',
