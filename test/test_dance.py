@@ -87,6 +87,25 @@ def test_bone_lengths_are_rigid_and_symmetric(recordings):
             assert distance['forearm'] < distance['wrist'] < distance['hand'], (name, side, distance)
 
 
+@pytest.mark.parametrize(
+    ('arrays', 'message'),
+    [
+        (None, 'not a dance-melody skeletons.npz'),
+        ({'skeletons': np.zeros((5, 3, 3)), 'center': np.zeros((5, 3))}, 'expected (n, 23, 3), (n, 3), n >= 2'),
+        ({'skeletons': np.zeros((1, 23, 3)), 'center': np.zeros((1, 3))}, 'n >= 2'),
+        ({'center': np.zeros((5, 3))}, 'not a dance-melody skeletons.npz'),
+    ],
+)
+def test_a_broken_skeletons_file_is_one_clear_error(tmp_path, arrays, message):
+    path = tmp_path / 'skeletons.npz'
+    if arrays is None:
+        path.write_bytes(b'not an archive' * 8)
+    else:
+        np.savez(path, **arrays)
+    with pytest.raises(ValueError, match=message.replace('(', r'\(').replace(')', r'\)')):
+        read_mocap(path)
+
+
 def test_a_sequence_as_mocap_and_as_the_virtual_imu_of_a_wrist(recordings):
     seq, mocap = recordings['DANCE_W_1']
     again = read_mocap(seq.skeletons)

@@ -175,8 +175,11 @@ def _read_dance(path: Path, scale: float | None) -> MocapRecording:
             skeletons, center = archive['skeletons'], archive['center']
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f'{path}: not a dance-melody skeletons.npz (skeletons, center): {error}') from None
-    if skeletons.ndim != 3 or skeletons.shape[1:] != (len(DANCE_JOINTS), 3) or center.shape != (len(skeletons), 3):
-        raise ValueError(f'{path}: skeletons {skeletons.shape} and center {center.shape}; expected (n, 23, 3), (n, 3)')
+    shape_ok = skeletons.ndim == 3 and skeletons.shape[1:] == (len(DANCE_JOINTS), 3) and len(skeletons) >= 2
+    if not shape_ok or center.shape != (len(skeletons), 3):
+        raise ValueError(
+            f'{path}: skeletons {skeletons.shape} and center {center.shape}; expected (n, 23, 3), (n, 3), n >= 2'
+        )
     positions = (skeletons + center[:, None]).astype(np.float64) * (0.01 if scale is None else scale)
     times = np.arange(len(positions)) / DANCE_FPS
     return MocapRecording(times, DANCE_JOINTS, positions, None, None, 'dance_melody')
