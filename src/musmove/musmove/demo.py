@@ -153,10 +153,14 @@ def report_frames(listener: Listener) -> None:
         return
     hop_ms = 1000 * HOP_SIZE / SAMPLE_RATE
     print(f'  synchronized frames    {len(frames)}, one per audio frame of {hop_ms:.1f} ms')
-    for index, status in enumerate(frames[0].streams):
-        counts = Counter(STATES[frame.streams[index].state] for frame in frames)
-        shares = ', '.join(f'{name} {100 * n / len(frames):.1f}%' for name, n in counts.most_common())
-        print(f'  {status.name:<22} {shares}')
+    states: dict[str, Counter] = {}  # per stream, by name: a stream may join after the first frames
+    for frame in frames:
+        for status in frame.streams:
+            states.setdefault(status.name, Counter())[STATES[status.state]] += 1
+    for stream, counts in states.items():
+        counts['NOT_YET'] = len(frames) - counts.total()  # frames before the stream's first sample
+        shares = ', '.join(f'{name} {100 * n / len(frames):.1f}%' for name, n in counts.most_common() if n)
+        print(f'  {stream:<22} {shares}')
     delays = np.array(listener.delays)
     print(
         f'  frame delay            median {np.median(delays):.1f} ms, p99 {np.percentile(delays, 99):.1f} ms '
