@@ -40,3 +40,9 @@ def test_beats_to_recover_is_the_first_beat_from_which_the_curve_stays_within():
     assert human.beats_to_recover(beats, curve) == 4  # beat 3 (0.02) is outside, from 4 on within
     assert human.beats_to_recover(beats, np.zeros(8)) == 1
     assert human.beats_to_recover(beats, np.full(8, 0.05)) is None
+
+
+def test_summary_names_every_reference_with_its_figures():
+    lines = human.summary(shared_set('human-timing') / 'human-timing')
+    assert len(lines) == 6 and 'Bååth' in lines[1] and 'TapCorrect' in lines[3] and 'López' in lines[4]
+    assert all('back within 15 ms at beat' in line for line in lines[4:])

@@ -134,3 +134,26 @@ def aligned_trial(trial, beats: np.ndarray) -> np.ndarray | None:
         return None
     lookup = dict(zip(relative.astype(int), values - before.mean(), strict=True))
     return np.array([lookup.get(int(n), np.nan) for n in beats])
+
+
+def summary(root: Path) -> list[str]:
+    """The human references in a few lines (ms), for a report beside the robot's figures."""
+    lines = ['people (human-timing/):']
+    for row in baath_madison(root)[:2]:
+        lines.append(
+            f'  metronome tapping (Bååth & Madison 2012), {row.label}: mean {1e3 * row.mean:+.1f}, '
+            f'SD {1e3 * row.sd:.1f} ({row.groups} people)'
+        )
+    songs = tapcorrect(root)
+    means, sds = np.median([s.mean for s in songs]), np.median([s.sd for s in songs])
+    lines.append(
+        f'  tapping to songs (TapCorrect), original - corrected taps, median over {len(songs)} songs: '
+        f'mean {1e3 * means:+.1f}, SD {1e3 * sds:.1f}'
+    )
+    for curve in lopez_laje(root, 'xl'):
+        back = curve.recovery()
+        lines.append(
+            f'  period step {1e3 * curve.step:+.0f} ms of 500 (López & Laje 2019): back within 15 ms at beat '
+            f'{back if back is not None else "never"} (median of {curve.subjects} people)'
+        )
+    return lines
