@@ -17,9 +17,11 @@ subjects; the data hold no phase steps).
 """
 
 import argparse
+import os
 import re
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +102,8 @@ def main() -> None:
     chosen = chosen[: args.performances]
     modes = {'live': 0.0, f'known {args.lookahead:g} s': args.lookahead} if args.lookahead else {'live': 0.0}
     people = human.lopez_laje(shared_data() / 'human-timing', 'xl')
+    print(f'perturbation: {len(chosen)} performance(s), {", ".join(modes)}; robot {args.robot}, move {args.move};')
+    print(f'  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; asynchrony = event - performed beat')
     results: dict[tuple[str, str], list[np.ndarray]] = {}
     baselines: dict[tuple[str, str], list[float]] = {}
     rclpy.init(args=[])
@@ -142,7 +146,9 @@ def report(results, baselines, people: list[human.Resynchronisation], performanc
         name = f'people: period {100 * curve_.step / 0.5:+.0f} %'
         rows.append((name, curve_.asynchrony, curve_.recovery(), f'{curve_.subjects} subjects, {curve_.trials} trials'))
     for (step, mode), runs in results.items():
-        median = np.nanmedian(np.array(runs), axis=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', RuntimeWarning)  # a beat no run matched: NaN
+            median = np.nanmedian(np.array(runs), axis=0)
         recovered = human.beats_to_recover(beats, median)
         rows.append(
             (f'robot {mode}: {step}', median, recovered, f'pre-step {1e3 * np.nanmean(baselines[step, mode]):+.1f}')
@@ -163,7 +169,8 @@ def report(results, baselines, people: list[human.Resynchronisation], performanc
                     style = '--' if name.startswith('people') else '-'
                     axis.plot(beats, 1e3 * values, style, marker='o', markersize=3, label=name)
             axis.axhspan(-15, 15, color='0.9')
-            axis.set(title=f'{kind} steps', xlabel='beat after the step', ylabel='asynchrony - pre-step mean [ms]')
+            title = f'{kind} steps' + (' (no human data)' if kind == 'phase' else ' (people: López & Laje 2019)')
+            axis.set(title=title, xlabel='beat after the step', ylabel='asynchrony - pre-step mean [ms]')
             axis.legend(fontsize=7)
         figure.tight_layout()
         figure.savefig(plot, dpi=120)

@@ -78,8 +78,7 @@ def test_lookahead_publishes_each_frame_ahead_of_its_stamp(ros_node, node_proces
     lead = np.array([s - a for a, s in arrivals[20:]]) / NS  # after the first 0.3 s, published at once
     frame = HOP / RATE
     # published when its last sample would be in, 0.3 s early: stamp - arrival = 0.3 - one frame - delivery
-    assert np.median(lead) == pytest.approx(0.3 - frame, abs=0.05)
-    assert lead.max() < 0.3
+    assert 0.15 < np.median(lead) <= 0.3 - frame and lead.max() <= 0.3 - frame
 
 
 def test_playback_without_a_device_fails_in_one_line(node_process, clicks, monkeypatch):
