@@ -109,7 +109,9 @@ def test_microphone_stamps_agree_with_playback_through_a_loopback(ros_node, node
     microphone = node_process('audio_source', '-p', 'device:=pulse', '-r', 'audio:=microphone', '-r', '__node:=mic')
     assert wait_for(lambda: len(recorded) >= 10, ros_node, timeout=30), microphone.stderr
     player = node_process(
-        'audio_source', '-p', f'file:={clicks}', '-p', 'playback:=true', '-p', 'device:=pulse', '-p', 'lookahead:=0.3'
+        'audio_source',
+        *('-p', f'file:={clicks}', '-p', 'playback:=true', '-p', 'device:=pulse', '-p', 'lookahead:=0.3'),
+        *('-p', 'wait_for_subscribers:=1'),
     )
     try:
         wait_for(lambda: player.popen.poll() is not None, ros_node, timeout=60)
