@@ -53,6 +53,7 @@ class Listener(Node):
         self.states: list[tuple[int, float]] = []  # (stamp, marking joint's position)
         self.observed: list[tuple[int, float]] = []  # (stamp, tempo)
         self.predicted = 0
+        self.predictions: list[tuple[int, int]] = []  # (arrival, predicted beat stamp)
         self.metrics: list[tuple[int, CoordinationMetrics]] = []  # (arrival, message)
         self.diagnostics: dict[str, str] = {}  # the controller's newest
         self.frame_delays: list[int] = []  # audio frame arrival minus when it was due (its last sample)
@@ -71,6 +72,7 @@ class Listener(Node):
             self.observed.append((stamp_ns(beat.header.stamp), beat.tempo))
         else:
             self.predicted += 1
+            self.predictions.append((time.time_ns(), stamp_ns(beat.header.stamp)))
 
     def on_metrics(self, message: CoordinationMetrics) -> None:
         self.metrics.append((time.time_ns(), message))
@@ -133,6 +135,20 @@ def perform(
     return node, t0, warnings
 
 
+def foreseen(node: Listener, t0: int, beats: np.ndarray, lead: float) -> np.ndarray:
+    """For each beat [s from T0], the predicted time of it [s] known `lead` s before it (wall clock): the one
+    nearest to it among the newest predictions received by then; beats without any are left out."""
+    arrivals = np.array([a for a, _ in node.predictions], dtype=float).reshape(-1)
+    stamps = (np.array([s for _, s in node.predictions], dtype=float).reshape(-1) - t0) / NS
+    result = np.full(len(beats), np.nan)
+    for k, beat in enumerate(beats):
+        known = np.flatnonzero(arrivals <= t0 + (beat - lead) * NS)
+        if len(known):
+            recent = stamps[known[-16:]]  # the newest predictions (a few beats each)
+            result[k] = recent[np.argmin(np.abs(recent - beat))]
+    return result[np.isfinite(result)]
+
+
 def played(example: Example, clicks: np.ndarray) -> np.ndarray:
     """The beats the drummer played: for each click, the mean of its drum note-ons within 1/8 beat (NaN: none)."""
     onsets, now = [], 0.0
@@ -181,6 +197,7 @@ def evaluate(example: Example, node: Listener, t0: int, args: argparse.Namespace
         ('robot - played (drum notes)', asynchrony(events, drums, tolerance)),
         ('observed - annotated (baseline)', baseline),
         ('observed - played (drum notes)', asynchrony(observed, drums, tolerance)),
+        ('predicted 100 ms ahead - played', asynchrony(foreseen(node, t0, drums, 0.1), drums, tolerance)),
     ]
     ended = t0 + round(args.seconds * NS)
     published = [message for arrival, message in node.metrics if arrival <= ended]
@@ -264,7 +281,7 @@ def main() -> None:
     print(f'\nmedians over {len(results)} performances (n, miss: totals)')
     print(HEADER)
     labels = ['robot - annotated', 'robot - observed', 'robot - shifted annotated', 'robot - played']
-    for k, label in enumerate([*labels, 'observed - annotated (baseline)', 'observed - played']):
+    for k, label in enumerate([*labels, 'observed - annotated (baseline)', 'observed - played', 'predicted - played']):
         rows = [r.rows[k][1] for r in results]
         stats = [np.median([getattr(r, name) for r in rows]) for name in ('mean', 'sd', 'mean_absolute')]
         stats.append(np.median([largest(r) for r in rows]))
