@@ -9,10 +9,13 @@ and `robot_controller` (move nod, latency measured live) as their own processes 
 in a private ROS domain on this host only. A listener here records audio frame arrivals, joint_states,
 beats, coordination_metrics and diagnostics for --seconds of music. The robot's movement events are the
 velocity reversals of the move's marking joint (as robot_controller detects them); their asynchrony, event
-minus beat, is taken after --settle seconds against the annotated metronome grid + T0, against the
-tracker's OBSERVED beats, and against the grid shifted by the median offset of those beats.
-Baseline in the same run: the OBSERVED beats themselves against the grid, what a robot moving exactly on
-the detected beats with no latency would get.
+minus beat, is scored as `musmove evaluate` scores it (`musmove.evaluation.session.robot_timing`): against
+the performed beats people hear (the drum notes of each beat plus the render delay,
+`musmove.evaluation.performed.heard_beats`) and the metronome click (not in the audio), each from the
+tracker's lock (4 OBSERVED beats in a row within 70 ms of the performed beats) and from the robot's first
+movement; then after --settle seconds against the performed beats and the tracker's OBSERVED beats.
+Baseline in the same run: the OBSERVED beats themselves against the performed beats and the click, what a
+robot moving exactly on the detected beats with no latency would get.
 """
 
 import argparse
@@ -23,7 +26,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import mido
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -33,6 +35,8 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import JointState
 
+from musmove.evaluation.performed import heard_beats
+from musmove.evaluation.session import CLICK, PERFORMED, robot_timing
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events
 from musmove.robot.measurement import PROMINENCE, event_kind
 from musmove.robot.moves import PANDA_MOVES
@@ -149,24 +153,13 @@ def foreseen(node: Listener, t0: int, beats: np.ndarray, lead: float) -> np.ndar
     return result[np.isfinite(result)]
 
 
-def played(example: Example, clicks: np.ndarray) -> np.ndarray:
-    """The beats the drummer played: for each click, the mean of its drum note-ons within 1/8 beat (NaN: none)."""
-    onsets, now = [], 0.0
-    for message in mido.MidiFile(example.midi):
-        now += message.time
-        if message.type == 'note_on' and message.velocity > 0:
-            onsets.append(now)
-    reach = float(np.median(np.diff(example.beats))) / 8
-    near = [[t for t in onsets if abs(t - click) <= reach] for click in clicks]
-    return np.array([np.mean(notes) if notes else np.nan for notes in near])
-
-
 @dataclass
 class Result:
     """One performance's asynchronies, each row (label, Asynchrony), and what goes with them."""
 
     rows: list[tuple[str, Asynchrony]]
-    shift: float
+    lock: float  # s from T0
+    moved: float
     controller: CoordinationMetrics | None
     latency: str
     summary: str
@@ -181,31 +174,33 @@ def evaluate(example: Example, node: Listener, t0: int, args: argparse.Namespace
     end = min(args.seconds, times[-1] if len(times) else 0.0)
     events = detect_events(times, positions, event_kind(PANDA_MOVES[args.move]), prominence=PROMINENCE)
     tolerance = 0.25 * float(np.median(np.diff(example.beats)))
+    performed, clicks = heard_beats(example.midi)
+    references = {PERFORMED: performed[np.isfinite(performed)], CLICK: clicks}
+    references = {name: beats[beats <= end - tolerance] for name, beats in references.items()}
+    away = np.abs(positions - positions[0]) > PROMINENCE  # robot_sim starts at home
+    moving = (float(times[away].min()), float(times[away].max())) if away.any() else (np.inf, -np.inf)
+    timing = robot_timing(events, moving, references, observed)
 
-    def window(beats: np.ndarray) -> np.ndarray:
+    def settled(beats: np.ndarray) -> np.ndarray:
         return beats[(beats >= args.settle) & (beats <= end - tolerance)]
 
-    grid, heard = window(np.asarray(example.beats)), window(observed)
-    drums = played(example, grid)
-    drums = drums[np.isfinite(drums)]
-    baseline = asynchrony(observed, grid, tolerance)
-    shift = float(np.median(baseline.asynchronies)) if baseline.matched else 0.0
-    rows = [
-        ('robot - annotated', asynchrony(events, grid, tolerance)),
+    drums, heard = settled(references[PERFORMED]), settled(observed)
+    rows = [(f'robot - {name.split(" (")[0]}, {window}', result) for (name, window), result in timing.rows.items()]
+    rows += [
+        (f'robot - performed, from {args.settle:g} s', asynchrony(events, drums, tolerance)),
         ('robot - observed', asynchrony(events, heard, 0.25 * np.median(np.diff(heard)) if len(heard) > 1 else None)),
-        (f'robot - (annotated {1e3 * shift:+.1f} ms)', asynchrony(events, grid + shift, tolerance)),
-        ('robot - played (drum notes)', asynchrony(events, drums, tolerance)),
-        ('observed - annotated (baseline)', baseline),
-        ('observed - played (drum notes)', asynchrony(observed, drums, tolerance)),
-        ('predicted 100 ms ahead - played', asynchrony(foreseen(node, t0, drums, 0.1), drums, tolerance)),
+        ('observed - performed (baseline)', asynchrony(observed, drums, tolerance)),
+        ('observed - click', asynchrony(observed, settled(references[CLICK]), tolerance)),
+        ('predicted 100 ms ahead - performed', asynchrony(foreseen(node, t0, drums, 0.1), drums, tolerance)),
     ]
     ended = t0 + round(args.seconds * NS)
     published = [message for arrival, message in node.metrics if arrival <= ended]
-    offsets = asynchrony(drums, grid, tolerance)  # every played beat is within 1/8 beat of its click
+    offsets = asynchrony(drums, settled(references[CLICK]), tolerance)  # each within 1/8 beat of its click
     tempo = np.median([tempo for _, tempo in node.observed]) if node.observed else float('nan')
     delays = np.array(node.frame_delays) / MS
     summary = (
-        f'{example.bpm:g} BPM ({example.style}); played beats (drum notes) - click: {offsets}\n'
+        f'{example.bpm:g} BPM ({example.style}); performed beats - click: {offsets}\n'
+        f'  lock {timing.lock:.2f} s, first movement {timing.moved:.2f} s (from sample 0)\n'
         f'  joint states {len(states)} ({np.count_nonzero(~fresh)} repeating a stamp); '
         f'tracker {len(node.observed)} observed at {tempo:.1f} BPM median, {node.predicted} predicted; '
     )
@@ -213,10 +208,10 @@ def evaluate(example: Example, node: Listener, t0: int, args: argparse.Namespace
         summary += f'{len(delays)} frames, arrival - due median {np.median(delays):.1f} ms, max {delays.max():.1f} ms'
     d = node.diagnostics
     latency = f'{d.get("latency_ms", "?")} ms in use, {d.get("latency_measured_ms", "?")} ms {d.get("latency_source")}'
-    return Result(rows, shift, published[-1] if published else None, latency, summary)
+    return Result(rows, timing.lock, timing.moved, published[-1] if published else None, latency, summary)
 
 
-HEADER = f'  {"":<38} {"n":>4} {"miss":>5} {"mean":>8} {"SD":>7} {"|a|":>7} {"max|a|":>7}'
+HEADER = f'  {"":<44} {"n":>4} {"miss":>5} {"mean":>8} {"SD":>7} {"|a|":>7} {"max|a|":>7}'
 
 
 def known_music_options(parser: argparse.ArgumentParser) -> None:
@@ -228,7 +223,7 @@ def known_music_options(parser: argparse.ArgumentParser) -> None:
 def line(label: str, n: float, missed: float, mean: float, sd: float, absolute: float, worst: float = np.nan) -> None:
     """One row: count, missed beats, then mean, SD, mean and largest absolute asynchrony in ms."""
     values = ' '.join(f'{1e3 * value:>7.1f}' if np.isfinite(value) else ' ' * 7 for value in (sd, absolute, worst))
-    print(f'  {label:<38} {n:>4.0f} {missed:>5.0f} {1e3 * mean:>+8.1f} {values}')
+    print(f'  {label:<44} {n:>4.0f} {missed:>5.0f} {1e3 * mean:>+8.1f} {values}')
 
 
 def largest(result: Asynchrony) -> float:
@@ -280,14 +275,13 @@ def main() -> None:
         return
     print(f'\nmedians over {len(results)} performances (n, miss: totals)')
     print(HEADER)
-    labels = ['robot - annotated', 'robot - observed', 'robot - shifted annotated', 'robot - played']
-    for k, label in enumerate([*labels, 'observed - annotated (baseline)', 'observed - played', 'predicted - played']):
+    for k, (label, _) in enumerate(results[0].rows):
         rows = [r.rows[k][1] for r in results]
         stats = [np.median([getattr(r, name) for r in rows]) for name in ('mean', 'sd', 'mean_absolute')]
         stats.append(np.median([largest(r) for r in rows]))
         line(label, sum(r.matched for r in rows), sum(r.missed for r in rows), *stats)
-    shifts = ', '.join(f'{1e3 * r.shift:+.1f}' for r in results)
-    print(f'  shifts of the annotations (median offset of the observed beats): {shifts} ms')
+    locks, moved = (', '.join(f'{getattr(r, name):.2f}' for r in results) for name in ('lock', 'moved'))
+    print(f'  lock: {locks} s; first movement: {moved} s')
 
 
 if __name__ == '__main__':

@@ -9,7 +9,8 @@ at the same priority, each ending by itself after the run. At the end it stops t
 frame_index gaps of the audio at the synchronizer (its diagnostics' lost_frames), at the beat tracker
 (its "frame(s) lost" warnings) and in the bag; IMU and mocap samples in the bag against the sources'
 rates; joint states beyond the URDF position or velocity limits; trajectories robot_sim refused or
-limited. It asserts nothing: the figures are for the closing note and the README.
+limited. It asserts nothing; `test/test_soak.py` runs it (2 minutes by default) and asserts that nothing was
+lost and no limit crossed.
 """
 
 import argparse
@@ -75,43 +76,39 @@ def counts(bag: Path) -> dict[str, object]:
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--seconds', type=float, default=600.0, help='how long the graph runs (default: 600)')
-    parser.add_argument('--hogs', type=int, default=2, help='busy processes beside it (default: 2, one per core)')
-    parser.add_argument('--out', type=Path, default=Path('/tmp/musmove_soak'), help='bag and logs')
-    args = parser.parse_args()
-    args.out.mkdir(parents=True, exist_ok=True)
+def soak(seconds: float, hogs: int, out: Path) -> dict[str, object]:
+    """Run the graph for `seconds` beside `hogs` busy processes; what was lost, refused or beyond a limit."""
+    out.mkdir(parents=True, exist_ok=True)
     wav, mocap = render_midi(bundled(DEMO_MIDI), sample_rate=22050), partner_recording()
     begin = time.time() + 10.0
-    bag = args.out / 'bag'
+    bag = out / 'bag'
     subprocess.run(['rm', '-rf', str(bag)], check=True)
     arguments = {
-        'config': config(args.out), 'audio_file': wav, 'imu_file': mocap, 'mocap_file': mocap, 'start_time': begin,
+        'config': config(out), 'audio_file': wav, 'imu_file': mocap, 'mocap_file': mocap, 'start_time': begin,
         'robot': 'sim', 'record': 'true', 'bag': bag,
     }  # fmt: skip
-    log = (args.out / 'launch.log').open('w')
+    log = (out / 'launch.log').open('w')
     graph = subprocess.Popen(
         ['musmove', 'launch', 'coordination', *(f'{k}:={v}' for k, v in arguments.items())], stdout=log, stderr=log
     )
-    hogs = [subprocess.Popen([sys.executable, '-c', HOG, str(args.seconds + 15)]) for _ in range(args.hogs)]
-    progress = Progress('soak', round(args.seconds))
+    busy = [subprocess.Popen([sys.executable, '-c', HOG, str(seconds + 15)]) for _ in range(hogs)]
+    progress = Progress('soak', round(seconds))
     diagnostics: dict[str, dict[str, str]] = {}
     with rclpy.init():
         node = rclpy.create_node('musmove_soak')
         node.create_subscription(DiagnosticArray, 'diagnostics', lambda m: keep(diagnostics, m), 50)
-        while time.time() < begin + args.seconds and graph.poll() is None:
+        while time.time() < begin + seconds and graph.poll() is None:
             rclpy.spin_once(node, timeout_sec=0.5)
             progress.show(max(0, round(time.time() - begin)))
         node.destroy_node()
     graph.send_signal(2)
     status = graph.wait(timeout=60)
-    for hog in hogs:
+    for hog in busy:
         hog.kill()
-    text = (args.out / 'launch.log').read_text()
-    report = {
-        'seconds': args.seconds,
-        'hogs': args.hogs,
+    text = (out / 'launch.log').read_text()
+    return {
+        'seconds': seconds,
+        'hogs': hogs,
         'graph exit status': status,
         'tracebacks': text.count('Traceback'),
         'beat_tracker lost-frame warnings': sum('frame(s) lost' in line for line in text.splitlines()),
@@ -120,7 +117,15 @@ def main() -> int:
         },
         **counts(bag),
     }
-    print(yaml.safe_dump(report, sort_keys=False))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--seconds', type=float, default=600.0, help='how long the graph runs (default: 600)')
+    parser.add_argument('--hogs', type=int, default=2, help='busy processes beside it (default: 2, one per core)')
+    parser.add_argument('--out', type=Path, default=Path('/tmp/musmove_soak'), help='bag and logs')
+    args = parser.parse_args()
+    print(yaml.safe_dump(soak(args.seconds, args.hogs, args.out), sort_keys=False))
     return 0
 
 

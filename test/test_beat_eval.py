@@ -105,7 +105,7 @@ def test_a_periodic_click_is_predicted_exactly():
 
 def musmove(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        ['musmove', 'eval-beats', *args], capture_output=True, text=True, timeout=120, env=env or os.environ
+        ['musmove', 'eval-beats', *args], capture_output=True, text=True, timeout=280, env=env or os.environ
     )
 
 
@@ -138,12 +138,31 @@ def test_eval_beats_writes_the_report(tmp_path):
         assert (tmp_path / name).read_bytes().startswith(b'\x89PNG')
 
 
+def test_eval_beats_scores_a_pop909_test_render_against_its_performed_beats(tmp_path):
+    from musmove.training.prepare import rendered, test_audio
+
+    try:
+        (name, examples_), *_ = test_audio('pop909', 1)
+    except FileNotFoundError as error:
+        pytest.skip(f'the shared data sets are missing: {error}')
+    args = ('--dataset', 'pop909', '--limit', '1', '--seconds', '15', '--methods', 'causal', 'offline')
+    result = musmove(*args, '--out', str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    with (tmp_path / 'beat_eval.csv').open(newline='') as file:
+        table = list(csv.DictReader(file))
+    labelled = rendered('pop909', name, examples_)  # the same render again: seeded by its name
+    assert [(row['example'], row['method']) for row in table] == [(name, 'causal'), (name, 'offline')]
+    assert all(int(row['n_reference']) == np.sum(labelled.beats < 15) for row in table)
+    assert all(0 <= float(row['f_measure']) <= 1 for row in table)
+
+
 @pytest.mark.parametrize(
     ('args', 'no_data', 'message'),
     [
         (['--model', '/no/such/model.onnx'], False, 'no beat model at /no/such/model.onnx'),
         (['--dataset', 'nottingham'], False, 'unknown data set nottingham'),
         (['--split', 'dev'], False, "unknown split 'dev'"),
+        (['--dataset', 'mix', '--split', 'validation'], False, 'pop909 and mix are evaluated on the test split only'),
         ([], True, 'groove-midi/info.csv is missing'),
     ],
 )

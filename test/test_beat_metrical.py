@@ -6,7 +6,8 @@ import pytest
 from musmove.evaluation import peers
 from musmove.evaluation.beats import RATE, extrapolated, prediction_errors, scores
 from musmove.evaluation.metrical import lock_time, lock_times, octave_error, same_level, tempo_ratio
-from musmove.evaluation.performed import bias, note_onsets, performed_beats, render_delay
+from musmove.evaluation.performed import bias, heard_beats, note_onsets, performed_beats, render_delay
+from musmove.evaluation.session import CLICK, PERFORMED, WINDOWS, robot_timing
 from musmove.sources.audio import load_audio
 from musmove.sources.data import bundled
 from musmove.training.beat_data import metronome
@@ -74,6 +75,30 @@ def test_render_delay_and_the_notes_of_a_performance():
     performed = performed_beats(click, onsets, delay)
     ahead = np.nanmedian(performed - delay - click)
     assert 0.005 < ahead < 0.02, 'this drummer plays about 13 ms behind the metronome'
+
+
+def test_the_performed_beat_is_the_drum_note_of_each_click_as_rendered():
+    midi = bundled('groove_drummer3_rock_120.mid')
+    performed, click = heard_beats(midi)
+    onsets, delay = note_onsets(midi), render_delay(RATE)
+    assert click.size == performed.size and np.isfinite(performed).mean() > 0.9
+    played = np.isfinite(performed)
+    assert np.all(np.abs(performed[played] - delay - click[played]) <= min(0.06, 0.5 / 8) + 1e-9)
+    assert np.all(np.isin(np.round(performed[played] - delay, 9), np.round(onsets, 9))), 'a drum note, moved'
+    assert 0.015 < np.median(performed[played] - click[played]) < 0.03, 'behind the click, and the render delay'
+
+
+def test_the_robot_is_scored_from_the_lock_and_from_its_first_movement():
+    performed = REFERENCE + 0.02
+    observed = np.r_[0.3, 0.9, 1.6, performed[performed >= 3.0] + 0.005]  # searching, then locked at 3.02 s
+    events = performed[performed >= 2.5] + np.where(np.arange(40)[performed >= 2.5] % 2, 0.01, -0.01)
+    timing = robot_timing(events, (2.4, 19.6), {PERFORMED: performed, CLICK: REFERENCE}, observed)
+    assert timing.lock == pytest.approx(3.02) and timing.moved == 2.4
+    from_lock, moved = timing.rows[PERFORMED, WINDOWS[0]], timing.rows[PERFORMED, WINDOWS[1]]
+    assert from_lock.matched == 34 and from_lock.missed == 0 and from_lock.mean_absolute == pytest.approx(0.01)
+    assert moved.matched == 35 and moved.missed == 0, 'from 2.52 s, the first beat after the first movement'
+    assert timing.rows[CLICK, WINDOWS[0]].mean == pytest.approx(0.02, abs=0.002), 'the click is 20 ms earlier'
+    assert len(timing.lines()) == 4 and 'from lock (3.0 s)' in timing.lines()[0]
 
 
 @pytest.mark.parametrize('peer', peers.PEERS)

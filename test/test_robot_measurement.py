@@ -35,7 +35,10 @@ def test_no_estimate_without_enough_motion():
     still.commands.extend((t, np.zeros(2)) for t in np.arange(0, 6, DT))
     still.states.extend((t, np.zeros(2)) for t in np.arange(0, 6, DT))
     estimator.measure(still, 6.0)
+    estimator.measure(logged(0.083), 6.0, since=4.5)  # at full level for less than half the window: a prior holds
     assert estimator.target == 0.05 and not estimator.estimates
+    estimator.measure(logged(0.083), 6.0, since=3.0)  # at full level for 3 s: measured over those
+    assert estimator.target == pytest.approx(0.083, abs=0.003)
 
 
 def test_the_latency_in_use_slews_towards_the_target():

@@ -7,6 +7,8 @@ stop bring the robot to rest, and the controller reports asynchrony and latency.
 """
 
 import math
+import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -22,7 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile
-from ros_helpers import NodeProcess
+from ros_helpers import NodeProcess, wait
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -135,13 +137,6 @@ class Probe:
         self.node.destroy_node()
 
 
-def wait(condition: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return condition()
-
-
 def pause_until(probe: Probe, t: float) -> None:
     time.sleep(max(0.0, t - probe.now()))
 
@@ -201,7 +196,11 @@ def performance(ros_node, tmp_path_factory) -> Performance:
     folder = tmp_path_factory.mktemp('robot')
     processes = [
         NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), folder),
-        NodeProcess('robot_controller', ('--params-file', CONFIG, '-p', 'base_topic:=cmd_vel'), folder),
+        NodeProcess(
+            'robot_controller',
+            ('--params-file', CONFIG, '-p', 'base_topic:=cmd_vel', '-p', 'latency_state:=false'),
+            folder,
+        ),
     ]
     try:
         probe = Probe()
@@ -293,7 +292,7 @@ def test_asynchrony_and_latency_are_reported(performance):
     mine = p.asynchrony(arrived - 8.0, arrived)  # the same window, from the test's joint states
     print(f'controller: {metrics.matched} matched, mean {1e3 * metrics.mean_asynchrony:+.1f} ms, '
           f'mean absolute {1e3 * metrics.mean_absolute_asynchrony:.1f} ms; test: {mine}')  # fmt: skip
-    assert (metrics.source, metrics.reference, metrics.window.sec) == ('robot', '/beats', 8)
+    assert (metrics.source, metrics.reference, metrics.window.sec) == ('robot', '/beats OBSERVED since the lock', 8)
     assert metrics.matched >= 12 and metrics.missed == 0
     assert metrics.mean_absolute_asynchrony < 0.010 and metrics.sd_asynchrony < 0.010
     assert metrics.mean_absolute_asynchrony == pytest.approx(mine.mean_absolute, abs=0.002)
@@ -355,3 +354,32 @@ def test_bad_parameters_stop_the_node_in_one_line(node_process, node, argument, 
     assert process.popen.wait(timeout=30) == 2
     errors = process.stderr.strip().splitlines()
     assert len(errors) == 1 and message in errors[0], process.stderr
+
+
+def test_stopped_all_at_once_the_robot_brakes_to_rest_and_the_bag_shows_it(dancing, node_process, tmp_path):
+    """All signalled at once, as `ros2 launch` does on Ctrl-C: robot_sim brakes itself, the recorder lingers."""
+    from rosbags.highlevel import AnyReader
+
+    rogue, _, _, controller, states = dancing
+    sim = next(process for process in node_process.started if process.name == 'robot_sim')
+    bag, log = tmp_path / 'bag', tmp_path / 'recorder.log'
+    with log.open('w') as out:
+        command = ['musmove', 'record', '-o', str(bag), '--topics', '/joint_states']
+        recorder = subprocess.Popen(command, stdout=out, stderr=out)
+    try:
+        # The recorder has subscribed (controller, rogue and recorder) and the robot is moving fast.
+        assert wait(lambda: rogue.node.count_subscribers('joint_states') >= 3, 30), log.read_text()
+        fast = lambda: len(states) > 0 and np.abs(states[-1][1].velocity).max() > 0.05  # noqa: E731
+        assert wait(fast, 30), np.abs(states[-1][1].velocity).max()
+        for process in (controller.popen, sim.popen, recorder):
+            process.send_signal(signal.SIGINT)
+        assert [p.wait(timeout=30) for p in (controller.popen, sim.popen, recorder)] == [0, 0, 0], log.read_text()
+    finally:
+        if recorder.poll() is None:
+            recorder.kill()
+    with AnyReader([bag]) as reader:
+        recorded = [reader.deserialize(data, c.msgtype) for c, _, data in reader.messages()]
+    speeds = np.abs([s.velocity for s in recorded]).max(axis=1)
+    assert speeds.max() > 0.05  # it was dancing in the bag
+    assert speeds[-1] < 1e-3, speeds[-30:]  # and the bag ends with it braked to rest
+    assert 'stopped: the robot is at rest' in sim.stderr, sim.stderr[-2000:]

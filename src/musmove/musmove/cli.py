@@ -82,6 +82,23 @@ def prepare_beats(args: argparse.Namespace) -> int:
     return prepare_main(args)
 
 
+def dance_offsets(args: argparse.Namespace) -> int:
+    from musmove.evaluation.dance_offsets import measure, write
+    from musmove.sources.dance import sequences
+
+    try:
+        every = sequences()
+        chosen = [seq for seq in every if seq.name in args.sequences] if args.sequences else every
+        if unknown := set(args.sequences or ()) - {seq.name for seq in every}:
+            raise ValueError(f'no dance-melody sequence {", ".join(sorted(unknown))}; e.g. DANCE_W_1')
+        text = write(measure(chosen, every), Path(args.out))
+    except (FileNotFoundError, RuntimeError, ValueError) as error:
+        raise SystemExit(f'musmove: error: {error}') from error
+    print(text[text.index('**') : text.index('\n', text.index('**'))])
+    print(f'musmove dance-offsets: table and plot in {args.out}/ (offsets.md, offsets.csv, offsets.png)')
+    return 0
+
+
 def study(args: argparse.Namespace) -> int:
     from musmove.evaluation.study import run
 
@@ -96,7 +113,8 @@ def record(args: argparse.Namespace) -> int:
     output = args.output or time.strftime('musmove_%Y_%m_%d-%H_%M_%S')
     try:
         sizes = {'max_bytes': args.max_bag_size, 'max_duration': args.max_bag_duration}
-        return record_bag(Path(output), args.topics, args.storage, **sizes, privacy=args.privacy == 'true')
+        privacy = args.privacy == 'true'
+        return record_bag(Path(output), args.topics, args.storage, **sizes, privacy=privacy, linger=args.linger)
     except BagError as error:
         raise SystemExit(f'musmove: error: {error}') from error
 
@@ -207,7 +225,11 @@ def parser() -> argparse.ArgumentParser:
     )
     beats.add_argument('--model', metavar='PATH', help='ONNX beat model (default: the DSP fallback)')
     beats.add_argument(
-        '--dataset', nargs='+', default=['groove', 'asap'], metavar='NAME', help='groove and/or asap (default: both)'
+        '--dataset',
+        nargs='+',
+        default=['groove', 'asap'],
+        metavar='NAME',
+        help='groove, asap (default: both), pop909, mix (test renders made as the prepared data; --limit, default 20)',
     )
     beats.add_argument('--split', default='test', help='train, validation or test (default: test)')
     beats.add_argument('--limit', type=COUNT, default=None, metavar='N', help='at most N files per data set')
@@ -274,6 +296,19 @@ def parser() -> argparse.ArgumentParser:
     )
     preparing.set_defaults(handler=prepare_beats)
 
+    offsets = verbs.add_parser(
+        'dance-offsets',
+        help='measure the audio-to-motion offset of each dance-melody sequence, two ways',
+        description="Measure how late each dance-melody dancer's movement events come after the music's beats "
+        "(madmom offline reference beats, cached; the evaluation extra): with the synchronizer's offset estimator "
+        'against the beat activation, and by the beat phase of the movement events; flag the sequences whose two '
+        'measurements disagree or lie at chance (musmove.evaluation.dance_offsets) and write offsets.md, '
+        'offsets.csv and offsets.png.',
+    )
+    offsets.add_argument('sequences', nargs='*', metavar='SEQUENCE', help='e.g. DANCE_W_1 (default: all 43)')
+    offsets.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
+    offsets.set_defaults(handler=dance_offsets)
+
     comparison = verbs.add_parser(
         'study',
         help='the five-architecture comparison (Table 2) -> docs/results.md',
@@ -334,6 +369,9 @@ def add_bag_verbs(verbs: argparse._SubParsersAction) -> None:
         choices=['true', 'false'],
         default='false',
         help='true: keep features and labels, drop raw audio, images and rigid bodies, anonymise skeletons',
+    )
+    recording.add_argument(
+        '--linger', type=SPAN, default=1.0, metavar='S', help='keep recording S s after the stop signal (default: 1)'
     )
     recording.set_defaults(handler=record)
 

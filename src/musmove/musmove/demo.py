@@ -7,9 +7,10 @@ recording as the partner and imu_source the virtual IMU of its right wrist, all 
 synchronizer, beat_tracker and gesture_phase run the shipped ONNX models; robot_controller makes the
 simulated Franka Panda (robot_sim, pybullet) nod on the predicted beats; `musmove record` records every
 topic into a rosbag2 bag. While it runs, a listener reports the synchronized frames and beats; at the
-end `musmove.evaluation.session` scores the bag against the metronome the drummer played to and the phases the
-UCI annotator marked. The two recordings were not made together: the demo shows the loop on one
-clock, not a real audio-movement pairing.
+end `musmove.evaluation.session` scores the bag against the beats people hear (the drummer's notes of each beat,
+as rendered), the metronome the drummer played to (a second, labelled reference: it is not in the audio) and the
+phases the UCI annotator marked; the robot from the tracker's lock and from its first movement. The two
+recordings were not made together: the demo shows the loop on one clock, not a real audio-movement pairing.
 """
 
 import shutil
@@ -29,6 +30,7 @@ from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 
+from musmove.evaluation.performed import heard_beats
 from musmove.evaluation.session import evaluate, report
 from musmove.progress import Progress
 from musmove.sources.data import bundled, render_midi, shared_data
@@ -139,7 +141,7 @@ def listen(launched: subprocess.Popen, begin: float, seconds: float) -> int:
             status = launched.wait(timeout=60)
         progress.close()
         report_frames(listener)
-        report_beats(listener.beats, begin, metronome(bundled(DEMO_MIDI))[:2])
+        report_beats(listener.beats, begin, bundled(DEMO_MIDI))
     return status
 
 
@@ -174,16 +176,21 @@ def _seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec / 1e9
 
 
-def report_beats(beats: list[Beat], begin: float, reference: tuple[np.ndarray, np.ndarray]) -> None:
-    """Score the live beats against the metronome (`reference`: beat and downbeat times from `begin`)."""
+def report_beats(beats: list[Beat], begin: float, midi: Path) -> None:
+    """Score the live beats (times from `begin`) against the performed beats of `midi`, and its metronome."""
     observed = [b for b in beats if b.kind == Beat.OBSERVED]
     if not observed:
         print('  beats                  none arrived')
         return
     times = np.array([_seconds(b.header.stamp) for b in observed]) - begin
-    clicks, downbeats = (events[events <= times[-1] + 0.25] for events in reference)  # those heard so far
+    performed, clicks = heard_beats(midi)
+    played = ~np.isnan(performed)
+    downbeats = metronome(midi)[1]
+    bar_lines = np.isin(clicks, downbeats) & played  # the performed beats on the bar lines
+    performed, clicks, downbeats = (events[events <= times[-1] + 0.25] for events in
+                                    (performed[played], clicks, performed[bar_lines]))  # fmt: skip
     trim = mir_eval.beat.trim_beats
-    f_measure = mir_eval.beat.f_measure(trim(clicks), trim(times))
+    f_measure, f_click = (mir_eval.beat.f_measure(trim(reference), trim(times)) for reference in (performed, clicks))
     bars = np.array([_seconds(b.header.stamp) for b in observed if b.downbeat]) - begin
     downbeat_f = mir_eval.beat.f_measure(trim(downbeats), trim(bars)) if len(downbeats) else float('nan')
     by_index = {b.index: _seconds(b.header.stamp) for b in observed}
@@ -194,7 +201,8 @@ def report_beats(beats: list[Beat], begin: float, reference: tuple[np.ndarray, n
     ]
     print(
         f'  beats                  {len(observed)} observed, tempo {observed[-1].tempo:.1f} BPM; '
-        f'F-measure {f_measure:.3f}, downbeats {downbeat_f:.3f} (vs the metronome, after 5 s)'
+        f'F-measure {f_measure:.3f}, downbeats {downbeat_f:.3f} (vs the performed beats, after 5 s; '
+        f'vs the metronome click {f_click:.3f})'
     )
     if errors:
         print(f'  predicted beats        median |error| {1000 * np.median(np.abs(errors)):.1f} ms vs where observed')

@@ -21,6 +21,7 @@ from musmove.nodes import MusmoveNode
 # Messages that count themselves: a jump of this field means messages were lost before the recorder.
 SEQUENCE_FIELDS = {'musmove_msgs/msg/AudioFrame': 'frame_index'}
 DISCOVERY_PERIOD = 0.1  # s between looks for new topics (rosbag2's default polling interval)
+LINGER = 1.0  # s recorded after the stop signal, while the other processes stop (the robot brakes)
 
 
 @dataclass
@@ -127,8 +128,12 @@ def record(
     max_duration: float = 0.0,
     args: list[str] | None = None,
     privacy: bool = False,
+    linger: float = LINGER,
 ) -> int:
-    """Record until SIGINT or SIGTERM, then close the bag and print the per-topic summary.
+    """Record until SIGINT or SIGTERM and `linger` s after it, then close the bag and print the per-topic summary.
+
+    The linger keeps what the other processes publish while they stop: a launcher that signals every process at
+    once (`ros2 launch`) still gets the robot's braking into the bag.
 
     `privacy`: no raw audio, images or rigid bodies, skeletons anonymised (`musmove.bag.privacy`).
 
@@ -146,6 +151,9 @@ def record(
             try:
                 while not stop.is_set():
                     executor.spin_once(timeout_sec=0.1)
+                deadline = time.monotonic() + linger
+                while time.monotonic() < deadline:
+                    executor.spin_once(timeout_sec=max(0.0, min(0.1, deadline - time.monotonic())))
             finally:
                 bag.close()
                 print(recorder.summary(), flush=True)

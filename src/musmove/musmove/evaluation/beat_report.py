@@ -91,10 +91,16 @@ def markdown(results: list[Result], model: str | None = None, split: str = 'test
         f'# Beat tracking, {split} split',
         '',
         f'Beat model: {Path(model).name if model else "DSP fallback (normalised spectral-flux onset strength)"}. '
-        f'Files: {counts} ({excerpt}); audio rendered from MIDI with fluidsynth at {RATE} Hz.',
+        f'Files: {counts} ({excerpt}); audio rendered from MIDI with fluidsynth at {RATE} Hz: Groove and ASAP '
+        'dry with FluidR3_GM; pop909 (test-split arrangements with General MIDI instruments per track) and mix '
+        '(full-band mixtures of a test Groove performance and a test POP909 song warped onto it: an augmentation, '
+        'no band played them) as the prepared training data is made (`musmove.training.prepare.rendered`: one '
+        'of three SoundFonts, room, microphone, noise, compression, band-limiting, tempo change).',
         '',
         'Reference: the annotated beats (Groove: the metronome the drummer heard; ASAP: the hand-annotated '
-        'performed beats). Scores: mir_eval means over files (%): F-measure (±70 ms), CMLt, AMLt, P-score; beats '
+        'performed beats; pop909: the felt beats of the MIDI annotation, at the metrical level of '
+        "`musmove.training.pop909`, plus the render delay; mix: the drummer's performed beats plus the render "
+        'delay). Scores: mir_eval means over files (%): F-measure (±70 ms), CMLt, AMLt, P-score; beats '
         'in the first 5 s ignored. Causal: the streaming tracker; offline: Viterbi decoding of the same '
         'activations; librosa: `beat.beat_track`; essentia: `RhythmExtractor2013` (multifeature); madmom and '
         'BeatNet: `musmove.evaluation.peers`. Lock: the reference time of the first of 4 consecutive reference '
@@ -104,7 +110,8 @@ def markdown(results: list[Result], model: str | None = None, split: str = 'test
         'interval after the lock at any level (after 5 s without one) is at another metrical level than the '
         "reference's (ratio beyond sqrt(3/2)). Bias vs notes: the method's beats minus the performed beat (the "
         'onset of the MIDI note nearest each reference beat, within 70 ms, plus the render delay of '
-        f'{1000 * render_delay(RATE):.1f} ms measured by rendering clicks), pooled mean over the beats after 5 s '
+        f'{1000 * render_delay(RATE):.1f} ms measured by rendering clicks; pop909 and mix: their reference), '
+        'pooled mean over the beats after 5 s '
         'with a method beat within 70 ms. Prediction error, causal methods only, pooled over the beats after 5 s: '
         f'the latest next-beat prediction made at least {1000 * HORIZON:.0f} ms before a beat, within half an '
         'inter-beat interval of it and at the annotated metrical level (its period within a factor sqrt(3/2) '

@@ -1,7 +1,9 @@
 """Beat tracking evaluation on the annotated data sets: our causal and offline modes against the published trackers.
 
-Every method runs on the same audio, each example's MIDI rendered by `musmove.training.beat_data.render` at 22050 Hz
-(optionally its first `seconds` only):
+Every method runs on the same audio (optionally its first `seconds` only): Groove and ASAP examples' MIDI rendered by
+`musmove.training.beat_data.render` at 22050 Hz (FluidR3, dry), and test-split POP909 arrangements and full-band
+mixtures rendered as the prepared training data is (`musmove.training.prepare.rendered`: SoundFonts, instruments,
+recording channel):
 
 - causal: `musmove.beat.model` activations streamed through `BeatTracker`, its observed beats;
 - offline: the same activations decoded at once by `decode_offline` (Viterbi, non-causal);
@@ -33,7 +35,9 @@ from musmove.evaluation.metrical import LEVEL_BOUND, lock_times, octave_error
 from musmove.evaluation.performed import bias, note_onsets, performed_beats, render_delay
 from musmove.progress import Progress
 from musmove.sources.audio import load_audio
-from musmove.training.beat_data import DATASETS, SPLITS, Example, examples, one_per_folder, render
+from musmove.training import prepare
+from musmove.training.beat_data import SPLITS, Example, examples, one_per_folder, render
+from musmove.training.prepare import Labelled
 
 RATE, HOP = 22050, 512
 FPS = RATE / HOP
@@ -45,6 +49,10 @@ METRICAL = ('lock_annotated_s', 'lock_any_s', 'octave_error', 'bias_ms')
 ERRORS = ('downbeat_f_measure', 'median_abs_error_ms', 'mean_error_ms', 'coverage')
 HORIZON = 0.1  # s: a robot's command latency
 SKIP = 5.0  # s: beats before this are not scored (mir_eval.beat.trim_beats)
+ANNOTATED = ('groove', 'asap')  # rendered plainly with FluidR3 (`beat_data.render`)
+RENDERED = ('pop909', 'mix')  # test renders made as the prepared training data (`prepare.rendered`)
+DATASETS = (*ANNOTATED, *RENDERED)
+TEST_RENDERS = 20  # POP909 renders and mixtures evaluated when no --limit is given
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,11 +239,42 @@ def evaluate_example(
     """Every method of `methods` on one example's rendered audio (its first `seconds` if given; the annotations
     cut there too); `tracker`: options of the causal `BeatTracker`."""
     audio = load_audio(render(example, RATE), RATE)[:, 0]
-    reference, downbeat_reference = example.beats, example.downbeats
+    performed = performed_beats(example.beats, note_onsets(example.midi), render_delay(RATE))
+    labelled = Labelled(audio, np.asarray(example.beats), np.asarray(example.downbeats), {})
+    return evaluate_audio(example.dataset, example.name, labelled, performed, model, methods, seconds, tracker)
+
+
+def evaluate_rendered(
+    dataset: str,
+    name: str,
+    examples: tuple[Example, ...],
+    model: str | None = None,
+    methods: Sequence[str] = METHODS,
+    seconds: float | None = None,
+    tracker: dict[str, float] | None = None,
+) -> list[Result]:
+    """`evaluate_example` on a POP909 render or a mixture made as the prepared data is (`prepare.rendered`):
+    its labels are the performed beats already (the annotated beats plus the SoundFont's render delay)."""
+    labelled = prepare.rendered(dataset, name, examples)
+    return evaluate_audio(dataset, name, labelled, labelled.beats, model, methods, seconds, tracker)
+
+
+def evaluate_audio(
+    dataset: str,
+    name: str,
+    labelled: Labelled,
+    performed: np.ndarray,
+    model: str | None = None,
+    methods: Sequence[str] = METHODS,
+    seconds: float | None = None,
+    tracker: dict[str, float] | None = None,
+) -> list[Result]:
+    """Every method on `labelled` audio (22050 Hz) against its beats; `performed`: per beat, where its notes sound."""
+    audio, reference, downbeat_reference = labelled.audio, labelled.beats, labelled.downbeats
     if seconds:
-        audio = audio[: round(seconds * RATE)]
-        reference, downbeat_reference = reference[reference < seconds], downbeat_reference[downbeat_reference < seconds]
-    performed = performed_beats(reference, note_onsets(example.midi), render_delay(RATE))
+        audio, keep = audio[: round(seconds * RATE)], reference < seconds
+        reference, performed = reference[keep], np.asarray(performed)[keep]
+        downbeat_reference = downbeat_reference[downbeat_reference < seconds]
     runs: dict[str, tuple[Any, float]] = {}
     if {'causal', 'offline'} & set(methods):
         beat_activation, shared = _timed(activation, audio, model)
@@ -249,7 +288,7 @@ def evaluate_example(
     runs |= {m: _timed(baselines[m], audio) for m in methods if m in baselines and not peers.missing_reason(m)}
     results = []
     for method in methods:
-        common = {'dataset': example.dataset, 'example': example.name, 'method': method}
+        common = {'dataset': dataset, 'example': name, 'method': method}
         common |= {'duration': len(audio) / RATE, 'n_reference': len(reference)}
         if method not in runs:
             status = peers.missing_reason(method) or 'not run'
@@ -279,14 +318,17 @@ def evaluate_example(
 
 def select(
     dataset: str, split: str = 'test', limit: int | None = None, all_performances: bool = False
-) -> list[Example]:
-    """The examples to evaluate, at most `limit`: ASAP's first performance per score folder unless all asked."""
+) -> list[Example] | list[tuple[str, tuple[Example, ...]]]:
+    """The examples to evaluate, at most `limit`: ASAP's first performance per score folder unless all asked;
+    POP909 renders and mixtures: (name, examples) of `prepare.test_audio` (`TEST_RENDERS` without a limit)."""
+    if dataset in RENDERED:
+        return prepare.test_audio(dataset, limit or TEST_RENDERS)
     chosen = examples(dataset=dataset, split=split)
     return (chosen if all_performances else one_per_folder(chosen))[:limit]
 
 
 def evaluate(
-    datasets: Sequence[str] = DATASETS,
+    datasets: Sequence[str] = ANNOTATED,
     split: str = 'test',
     model: str | None = None,
     limit: int | None = None,
@@ -310,6 +352,8 @@ def evaluate(
     beat_model.load(model, RATE, HOP)  # fail before the long run: a bad model, or essentia missing
     if 'essentia' in methods:
         _essentia()
+    if split != 'test' and set(datasets) & set(RENDERED):
+        raise ValueError(f'{" and ".join(RENDERED)} are evaluated on the test split only')
     chosen = {name: select(name, split, limit, all_performances) for name in datasets}
     if not any(chosen.values()):
         raise ValueError(f'no {split} examples to evaluate in {", ".join(datasets) or "no data set"}')
@@ -317,7 +361,10 @@ def evaluate(
     for name, selection in chosen.items():
         bar = Progress(f'eval-beats {name}', len(selection)) if progress else None
         for done, example in enumerate(selection, 1):
-            results += evaluate_example(example, model, methods, seconds, tracker)
+            if name in RENDERED:
+                results += evaluate_rendered(name, *example, model, methods, seconds, tracker)
+            else:
+                results += evaluate_example(example, model, methods, seconds, tracker)
             if bar:
                 bar.show(done)
         if bar:

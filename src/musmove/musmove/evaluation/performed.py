@@ -3,6 +3,7 @@
 The annotations of Groove MIDI are the metronome the drummer heard; the drummer's notes come a little before or
 after it, and fluidsynth sounds each note a few milliseconds after its note-on. The *performed* beat is the onset
 of the note nearest the annotated beat, plus that render delay; `bias` gives a tracker's beats minus it.
+`heard_beats` is that beat of a Groove performance as its render sounds, the reference people hear.
 """
 
 import tempfile
@@ -14,6 +15,7 @@ import numpy as np
 
 from musmove.sources.audio import load_audio
 from musmove.sources.data import render_midi
+from musmove.training.beat_data import metronome
 
 TOLERANCE = 0.07  # s: a beat and the note it is compared with lie within this of the annotated beat
 
@@ -71,13 +73,26 @@ def _nearest(values: np.ndarray, targets: np.ndarray) -> np.ndarray:
     return np.where(np.abs(before - targets) <= np.abs(after - targets), before, after)
 
 
-def performed_beats(reference: np.ndarray, onsets: np.ndarray, delay: float) -> np.ndarray:
-    """Per reference beat, the nearest note onset within ±TOLERANCE plus `delay` (s); NaN where no note is."""
+def performed_beats(
+    reference: np.ndarray, onsets: np.ndarray, delay: float, tolerance: float = TOLERANCE
+) -> np.ndarray:
+    """Per reference beat, the nearest note onset within ±`tolerance` plus `delay` (s); NaN where no note is."""
     reference, onsets = np.asarray(reference, dtype=np.float64), np.asarray(onsets, dtype=np.float64)
     if not onsets.size:
         return np.full(reference.shape, np.nan)
     nearest = _nearest(onsets, reference)
-    return np.where(np.abs(nearest - reference) <= TOLERANCE, nearest + delay, np.nan)
+    return np.where(np.abs(nearest - reference) <= tolerance, nearest + delay, np.nan)
+
+
+def heard_beats(midi: str | Path, sample_rate: int = 22050) -> tuple[np.ndarray, np.ndarray]:
+    """(performed beats, metronome beats) in s of a Groove MIDI file rendered by `render_midi` at `sample_rate`.
+
+    Per metronome beat, the nearest drum onset within min(60 ms, 1/8 beat) (the rule of the training labels,
+    `musmove.training.rendering.performed`) plus the measured `render_delay`; NaN where the drummer played none.
+    """
+    clicks = metronome(Path(midi))[0]
+    tolerance = min(0.06, float(np.median(np.diff(clicks))) / 8) if clicks.size > 1 else 0.06
+    return performed_beats(clicks, note_onsets(midi), render_delay(sample_rate), tolerance), clicks
 
 
 def bias(reference: np.ndarray, estimated: np.ndarray, performed: np.ndarray, start: float = 5.0) -> np.ndarray:

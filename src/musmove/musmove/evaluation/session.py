@@ -6,12 +6,17 @@ From a rosbag2 bag of the coordination graph it scores, where the topics and ref
   P-score) and the PREDICTED ones by their error (`musmove.evaluation.beats.prediction_errors`);
 - gesture phase: `gesture_phase` against the annotated phases of the partner's recording (frame-wise
   accuracy, macro-F1, confusion matrix);
-- the robot: the movement events of the move's marking joint in `joint_states` against the reference
-  beats (asynchrony: mean, SD, mean absolute), and the controller's own `coordination_metrics`;
+- the robot: the movement events of the move's marking joint in `joint_states` against each reference
+  (asynchrony: mean, SD, mean absolute) in two windows, from the lock (the first time the OBSERVED beats match
+  the primary reference for 4 beats in a row, `musmove.evaluation.metrical.lock_time`) and from the robot's
+  first movement, both to the end of the dance; and the controller's own `coordination_metrics`;
 - latency: per topic, the time a message was recorded minus the time it describes.
 
 References are on the session's clock: reference files give times from `start_time` (the common start
-of the file sources), a MIDI file (Groove) its metronome, a UCI *_raw.csv its annotated phases.
+of the file sources), a UCI *_raw.csv its annotated phases. A MIDI file (Groove) gives two beat references: the
+primary one, the performed beats people hear (`musmove.evaluation.performed.heard_beats`: the drum notes of
+each metronome beat plus the render delay of fluidsynth at 22050 Hz, as the demo renders it), and the
+metronome click the drummer played to (not in the audio). A text file of beat times is the one reference.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +29,8 @@ from rosbags.rosbag2 import Reader
 
 from musmove.bag.types import message_class
 from musmove.evaluation.beats import prediction_errors, scores
+from musmove.evaluation.metrical import lock_time
+from musmove.evaluation.performed import heard_beats
 from musmove.gesture.features import PHASES
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events
 from musmove.robot.measurement import PROMINENCE, event_kind
@@ -31,6 +38,10 @@ from musmove.robot.moves import PANDA_HOME, PANDA_MOVES
 
 NS = 10**9
 LATENCY_TOPICS = ('sync_frame', 'beats', 'gesture_phase', 'joint_states')
+PERFORMED = 'performed beats (drum notes + render delay)'
+CLICK = 'metronome click (not in the audio)'
+ANNOTATED = 'annotated beats'
+WINDOWS = ('from lock', 'from first movement')
 
 
 def stamp_seconds(stamp: Any) -> float:
@@ -49,13 +60,45 @@ def read_topics(bag: Path, names: tuple[str, ...]) -> dict[str, list[tuple[float
     return found
 
 
-def reference_beats(path: Path, start_time: float) -> np.ndarray:
-    """Beat times [s] on the session clock: a MIDI file's metronome, or a text file of times (one per line)."""
+def reference_beats(path: Path, start_time: float) -> dict[str, np.ndarray]:
+    """Beat references [s] on the session clock, the primary first: a MIDI file's performed beats and
+    metronome, or a text file of times (one per line)."""
     if path.suffix.lower() in ('.mid', '.midi'):
-        from musmove.training.beat_data import metronome
+        performed, clicks = heard_beats(path)
+        return {PERFORMED: performed[~np.isnan(performed)] + start_time, CLICK: clicks + start_time}
+    return {ANNOTATED: np.loadtxt(path, ndmin=1, usecols=0) + start_time}
 
-        return metronome(path)[0] + start_time
-    return np.loadtxt(path, ndmin=1, usecols=0) + start_time
+
+@dataclass(frozen=True)
+class RobotTiming:
+    """The robot's events against each reference beat in each window (`WINDOWS`), with the window starts [s]."""
+
+    lock: float  # the tracker's lock on the primary reference (inf: none)
+    moved: float  # the robot's first movement (inf: none)
+    rows: dict[tuple[str, str], Asynchrony]  # (reference, window): asynchrony
+
+    def lines(self, start_time: float = 0.0) -> list[str]:
+        """One line per reference and window, times from `start_time`."""
+        starts = {WINDOWS[0]: self.lock - start_time, WINDOWS[1]: self.moved - start_time}
+        return [f'- robot vs {reference}, {window} ({starts[window]:.1f} s): {result}'
+                for (reference, window), result in self.rows.items()]  # fmt: skip
+
+
+def robot_timing(
+    events: np.ndarray, moving: tuple[float, float], references: dict[str, np.ndarray], observed: np.ndarray
+) -> RobotTiming:
+    """Score `events` against `references` (the primary first) from the lock of the `observed` beats on the
+    primary reference and from the first movement, both to the end of the dance (`moving`: first and last
+    time the robot was away from home)."""
+    primary = next(iter(references.values()))
+    lock = lock_time(primary, np.unique(observed))
+    rows = {}
+    for name, beats in references.items():
+        tolerance = 0.25 * float(np.median(np.diff(beats))) if len(beats) > 1 else 0.1
+        for window, start in zip(WINDOWS, (lock, moving[0]), strict=True):
+            chosen = beats[(beats >= start) & (beats <= moving[1])]  # beats before the robot moves count as missed
+            rows[name, window] = asynchrony(np.asarray(events), chosen, tolerance)
+    return RobotTiming(lock, moving[0], rows)
 
 
 def reference_phases(path: Path, start_time: float) -> tuple[np.ndarray, np.ndarray]:
@@ -75,9 +118,11 @@ class Session:
     beat_scores: dict[str, float] = field(default_factory=dict)
     prediction_errors_ms: np.ndarray = field(default_factory=lambda: np.empty(0))
     gesture: dict[str, Any] = field(default_factory=dict)
-    robot: Asynchrony | None = None  # vs the reference beats (vs the tracker's where there is no reference)
+    robot: Asynchrony | None = None  # vs the primary reference from the lock (vs the tracker's without one)
+    timing: RobotTiming | None = None  # vs every reference, from the lock and from the first movement
     robot_vs_tracker: Asynchrony | None = None  # vs the OBSERVED beats, what the controller itself measures
-    tracker_offset_ms: float = float('nan')  # mean of OBSERVED beat - nearest reference beat
+    tracker_offset_ms: float = float('nan')  # mean of OBSERVED beat - nearest primary reference beat
+    start_time: float = 0.0
     robot_reported: dict[str, float] = field(default_factory=dict)
     latencies_ms: dict[str, np.ndarray] = field(default_factory=dict)
     timeline: dict[str, np.ndarray] = field(default_factory=dict)  # for the plot
@@ -88,18 +133,21 @@ def evaluate(
 ) -> Session:
     """Score the session recorded in `bag` (see the module's description)."""
     topics = read_topics(bag, (*LATENCY_TOPICS, 'coordination_metrics'))
-    session = Session()
+    session = Session(start_time=start_time)
     for name in LATENCY_TOPICS:
         times = np.array([(t - stamp_seconds(m.header.stamp)) * 1e3 for t, m in topics.get(name, [])])
         if name == 'beats':  # a beat is published when estimated, not when it happens
             times = np.array([(t - stamp_seconds(m.estimated_at)) * 1e3 for t, m in topics.get(name, [])])
         if times.size:
             session.latencies_ms[name] = times
-    reference = reference_beats(beats, start_time) if beats else None
+    references = reference_beats(beats, start_time) if beats else {}
+    reference = next(iter(references.values())) if references else None
     observed = np.array([stamp_seconds(m.header.stamp) for _, m in topics.get('beats', []) if m.kind == m.OBSERVED])
     session.timeline['observed'] = observed
     if reference is not None:
-        reference = reference[reference <= (observed.max() if observed.size else -np.inf) + 1.0]  # those heard
+        heard = (observed.max() if observed.size else -np.inf) + 1.0
+        references = {name: times[times <= heard] for name, times in references.items()}
+        reference = next(iter(references.values()))
         session.timeline['reference'] = reference
         if observed.size:
             session.beat_scores = scores(reference - start_time, np.unique(observed) - start_time)
@@ -116,10 +164,14 @@ def evaluate(
     if reference is not None and observed.size:
         session.tracker_offset_ms = 1e3 * asynchrony(observed, reference).mean  # (matching as for the robot)
     if topics.get('joint_states'):
-        session.robot, session.timeline['joint'] = robot_asynchrony(
-            topics['joint_states'], move, reference if reference is not None else observed
-        )
-        session.robot_vs_tracker, _ = robot_asynchrony(topics['joint_states'], move, observed)
+        events, moving, session.timeline['joint'] = robot_events(topics['joint_states'], move)
+        if references:
+            session.timing = robot_timing(events, moving, references, observed)
+            session.robot = next(iter(session.timing.rows.values()))
+        else:
+            session.robot = robot_timing(events, moving, {'OBSERVED': observed}, observed).rows['OBSERVED', WINDOWS[1]]
+        dancing = observed[(observed >= moving[0]) & (observed <= moving[1])]
+        session.robot_vs_tracker = asynchrony(events, dancing)
     if topics.get('coordination_metrics'):
         last = topics['coordination_metrics'][-1][1]
         session.robot_reported = {
@@ -147,9 +199,9 @@ def score_gestures(messages: list, times: np.ndarray, labels: np.ndarray) -> dic
     }
 
 
-def robot_asynchrony(states: list, move: str, beats: np.ndarray) -> tuple[Asynchrony, np.ndarray]:
-    """Movement events of the move's marking joint (as robot_controller detects them) against `beats`, and
-    the joint's (times, positions) while it danced."""
+def robot_events(states: list, move: str) -> tuple[np.ndarray, tuple[float, float], np.ndarray]:
+    """Movement events of the move's marking joint (as robot_controller detects them), the first and last time
+    it was away from home, and the joint's (times, positions)."""
 
     chosen = PANDA_MOVES[move]
     joint = chosen.joints[0]
@@ -161,9 +213,8 @@ def robot_asynchrony(states: list, move: str, beats: np.ndarray) -> tuple[Asynch
     positions = positions[first]
     events = detect_events(times, positions, event_kind(chosen), prominence=PROMINENCE) if len(times) > 2 else []
     moving = np.abs(positions - PANDA_HOME[joint]) > PROMINENCE
-    span = (times[moving].min(), times[moving].max()) if moving.any() else (np.inf, -np.inf)
-    dancing = beats[(beats >= span[0]) & (beats <= span[1])]
-    return asynchrony(np.asarray(events), dancing), np.array([times, positions])
+    span = (float(times[moving].min()), float(times[moving].max())) if moving.any() else (np.inf, -np.inf)
+    return np.asarray(events, dtype=np.float64), span, np.array([times, positions])
 
 
 def _figure(value: float, scale: float = 1.0, digits: int = 1) -> str:
@@ -171,7 +222,8 @@ def _figure(value: float, scale: float = 1.0, digits: int = 1) -> str:
 
 
 def summary(session: Session) -> list[str]:
-    """The Table-2-style line of this session: beat alignment, gesture phase, synchronization error."""
+    """The Table-2-style line of this session (beat alignment, gesture phase, synchronization error: the robot
+    against the primary reference from the lock), then the robot against every reference in both windows."""
     robot = session.robot
     errors = session.prediction_errors_ms[~np.isnan(session.prediction_errors_ms)]
     return [
@@ -185,6 +237,7 @@ def summary(session: Session) -> list[str]:
         f'| {_figure(robot.mean if robot else np.nan, 1e3)} / {_figure(robot.sd if robot else np.nan, 1e3)} / '
         f'{_figure(robot.mean_absolute if robot else np.nan, 1e3)} '
         f'| {robot.matched if robot else 0} of {robot.matched + robot.missed if robot else 0} |',
+        *(session.timing.lines(session.start_time) if session.timing else []),
     ]
 
 

@@ -4,8 +4,9 @@ Topics:
     imu (sensor_msgs/Imu, reliable: `musmove.nodes.SOURCE_QOS`): one message per sample.
 
 A real IMU driver's sensor_msgs/Imu topic takes this node's place with a remap to `imu` (or by
-naming it in the synchronizer's `imu_topics`). Unknown orientation or angular velocity is marked
-as REP 145 says: element 0 of its covariance is -1.
+naming it in the synchronizer's `imu_topics`). From motion capture (a dance-melody `skeletons.npz` with
+joint:=right_wrist, say) the IMU is virtual: frame_id '<mocap frame>/<joint>' says so. Unknown orientation
+or angular velocity is marked as REP 145 says: element 0 of its covariance is -1.
 """
 
 import numpy as np
@@ -23,8 +24,8 @@ class ImuSource(FileSource):
     def __init__(self) -> None:
         super().__init__('imu_source')
         self.declare_replay_parameters(
-            'IMU recording: a CSV in the documented layout, or motion capture (BVH, C3D, UCI *_raw.csv) '
-            'read as a virtual IMU on `joint`.'
+            'IMU recording: a CSV in the documented layout, or motion capture (BVH, C3D, UCI *_raw.csv, '
+            'dance-melody skeletons.npz) read as a virtual IMU on `joint`.'
         )
         joint = self.parameter('joint', 'right_wrist', 'Joint that carries the virtual IMU in a motion-capture file.')
         rate = self.parameter('rate', 0.0, 'Resample to this rate [Hz]; 0: the recording rate.', low=0.0, high=10_000.0)

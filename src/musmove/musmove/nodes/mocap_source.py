@@ -3,7 +3,10 @@
 Topics:
     mocap (geometry_msgs/PoseArray, reliable: `musmove.nodes.SOURCE_QOS`): one pose per joint, in the order of the
         `joints` parameter (empty: the file's order, logged at start); orientation is the identity
-        when the file has none (C3D markers, UCI Kinect joints).
+        when the file has none (C3D markers, UCI Kinect joints, dance-melody skeletons). A dance-melody
+        `skeletons.npz` plays its 23 joints in the room (skeleton + center, m, y up) in the order that
+        `musmove.sources.dance` documents, at 25 fps from the dance's first frame (song time: config.json's
+        start_position / 25 s; give the measured offset as `time_offset`).
 
 Drivers that publish one geometry_msgs/PoseStamped per rigid body (VRPN, OptiTrack, Vicon) take
 this node's place through the synchronizer's `mocap_type` and `mocap_topics` parameters.
@@ -23,7 +26,9 @@ class MocapSource(FileSource):
 
     def __init__(self) -> None:
         super().__init__('mocap_source')
-        self.declare_replay_parameters('Motion capture to play: BVH, C3D or UCI gesture-phase *_raw.csv.')
+        self.declare_replay_parameters(
+            'Motion capture to play: BVH, C3D, UCI gesture-phase *_raw.csv or dance-melody skeletons.npz.'
+        )
         joints = [j for j in self.parameter('joints', [''], 'Joints to publish, in this order; [""]: all.') if j]
         scale = self.parameter('scale', 0.0, 'Metres per file unit; 0: the format default.', low=0.0)
         if not self.file:

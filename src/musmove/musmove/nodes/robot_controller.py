@@ -2,7 +2,8 @@
 
 Topics:
     beats (musmove_msgs/Beat): PREDICTED beats steer the oscillator, one prediction per
-        `estimated_at`; OBSERVED beats are the reference of the asynchrony.
+        `estimated_at`, once the beat is locked (`gate_*`: evenly spaced OBSERVED beats that the
+        predictions agreed with); OBSERVED beats open the gate and are the reference of the asynchrony.
     joint_states (sensor_msgs/JointState, any reliability): the measured robot.
     gesture_phase (musmove_msgs/GesturePhase), with `follow_partner`: the partner's movement
         energy (1 - P(REST)) scales the dance, and a HOLD freezes it.
@@ -18,7 +19,8 @@ Topics:
     enable (std_msgs/Bool), with `enable_timeout` > 0: a heartbeat; the robot moves only while a true
         arrived in the last `enable_timeout` seconds, and otherwise brakes and holds, like a stop.
     coordination_metrics (musmove_msgs/CoordinationMetrics): asynchrony of the robot's movement
-        events (velocity reversals of the move's first joint) to the OBSERVED beats.
+        events (velocity reversals of the move's first joint) to the OBSERVED beats since the lock (the
+        tracker's estimate of the performed beat: its `calibration` moves them onto the drum notes).
     diagnostics (diagnostic_msgs/DiagnosticArray): state, stale inputs, tempo, command-to-motion latency.
 
 Services (std_srvs/Trigger): emergency_stop (brake at full deceleration and hold), release.
@@ -26,7 +28,9 @@ Services (std_srvs/Trigger): emergency_stop (brake at full deceleration and hold
 The core is `musmove.robot.controller.DanceController`: an adaptive oscillator with feed-forward
 of the command-to-motion latency, the movement vocabulary, and a watchdog that fades to home
 when an input goes stale, through a limiter that keeps every command within the joint limits.
-The latency is fixed or measured: the lag between commanded and measured joint motion.
+The latency is fixed or measured: the lag between commanded and measured joint motion, starting from
+`latency_prior` or the value measured last time on this robot (`latency_state`: robot_latency.json in the
+user's musmove cache, keyed by the resolved trajectory topic).
 """
 
 import math
@@ -44,8 +48,9 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 from musmove.nodes import ConfigurationError, MusmoveNode, spin, validation
 from musmove.robot.asynchrony import Asynchrony
 from musmove.robot.controller import DanceController
+from musmove.robot.gate import LockGate
 from musmove.robot.limits import JointLimits, Limiter
-from musmove.robot.measurement import LatencyEstimator, MotionLog, live_asynchrony
+from musmove.robot.measurement import LatencyEstimator, MotionLog, live_asynchrony, save_latency, saved_latency
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES, Move
 from musmove.robot.oscillator import Oscillator
 from musmove.robot.safety import Watchdog
@@ -76,7 +81,10 @@ class RobotControllerNode(MusmoveNode):
         self.tick = 0  # index of the newest command on the control grid
         self.log = MotionLog(len(self.limits.names), max(self.metrics_window, self.latency_window))
         self.predicted_at, self.predicted = math.nan, []  # the newest prediction: [(beat time, std)]
-        self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, max(self.latency, 0.0))
+        self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, self.oscillator.latency)
+        self.saved = self.oscillator.latency  # the latency in the state file (or the prior)
+        self.locked_at = math.inf  # when the beat last locked
+        self.full_since = math.inf  # since when the dance is at its full level (the latency is measured from then)
         self.result = Asynchrony(np.empty(0), 0)
         self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
         self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
@@ -148,6 +156,12 @@ class RobotControllerNode(MusmoveNode):
         self.follow_partner = p('follow_partner', False, 'Follow the partner on gesture_phase (energy, holds).')
         self.latency = p('latency', -1.0, 'Command-to-motion latency [s] to compensate; negative: measured.')
         self.latency_window = p('latency_window', 4.0, 'Span of motion the latency is measured over [s].')
+        prior = p('latency_prior', 0.08, 'Measured latency to start from [s].', low=0.0, high=0.2)
+        self.keep_latency = p('latency_state', True, 'Start from, and save, the last measured latency of this robot.')
+        count = p('gate_beats', 4, 'OBSERVED beats that make a lock.', minimum=3)
+        spacing = p('gate_spacing', 0.08, 'Largest deviation of a locked beat interval [fraction].', low=0.01, high=0.5)
+        agreement = p('gate_agreement', 0.05, 'Largest locked beat - prediction [s].', low=0.005, high=0.2)
+        self.hold = p('gate_hold', 2.0, 'Longest a tempo off by gate_spacing is not followed [s].', low=0.0, high=10.0)
         min_bpm = p('min_bpm', 50.0, 'Slowest beat rate of the oscillator [BPM]; tempi are folded by octaves.')
         max_bpm = p('max_bpm', 150.0, 'Fastest beat rate of the oscillator [BPM].')
         self.timeout = p('watchdog_timeout', 0.5, 'Beats or joint states older than this send the robot home [s].')
@@ -161,8 +175,13 @@ class RobotControllerNode(MusmoveNode):
         if min(self.timeout, self.ramp, self.latency_window, self.max_lead) <= 0:
             raise ConfigurationError('watchdog_timeout, ramp, latency_window and max_stamp_lead must be positive')
         self.moves = self.vocabulary(list(self.limits.names))
+        self.gate = LockGate(count, spacing, agreement)
+        self.robot_key = self.resolve_topic_name(self.trajectory_topic)
+        if self.latency >= 0:
+            latency = self.latency
+        else:
+            latency = (saved_latency(self.robot_key) if self.keep_latency else None) or prior
         try:
-            latency = max(self.latency, 0.0)
             self.oscillator = Oscillator(min_bpm=min_bpm, max_bpm=max_bpm, latency=latency, timeout=self.timeout)
         except ValueError as error:
             raise ConfigurationError(f'min_bpm, max_bpm: {error}') from error
@@ -214,6 +233,8 @@ class RobotControllerNode(MusmoveNode):
         t = self.seconds(beat.header.stamp)
         if beat.kind == Beat.OBSERVED:
             self.log.beats.append(t)
+            if self.controller is not None:
+                self.controller.on_observed(t, (now - self.origin) / NS)
             return
         estimated_at = self.seconds(beat.estimated_at)
         if estimated_at != self.predicted_at:  # a new prediction: the beats of one share their estimated_at
@@ -255,6 +276,8 @@ class RobotControllerNode(MusmoveNode):
             timeout=self.timeout,
             ramp=self.ramp,
             watch_partner=self.follow_partner,
+            gate=self.gate,
+            hold=self.hold,
         )
         self.controller.energy = self.energy
         self.controller.watchdog.start()
@@ -392,19 +415,33 @@ class RobotControllerNode(MusmoveNode):
     def report(self) -> None:
         t = self.now()
         self.log.trim(t)
+        full = self.controller is not None and self.controller.watchdog.gain >= 1.0
+        self.full_since = (self.full_since if self.full_since < math.inf else t) if full else math.inf
         if self.latency < 0:
-            self.latency_estimator.measure(self.log, t)
+            self.latency_estimator.measure(self.log, t, self.full_since)
+            self.keep(self.latency_estimator.target)
         move = self.moves[self.move]
         joint = self.limits.names.index(move.joints[0])
-        self.result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move)
+        self.locked_at = self.locked_at if self.gate.opened is None else self.gate.opened  # the newest lock
+        self.result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move, self.locked_at)
         self.publish_metrics(self.result, newest)
         self.publish_diagnostics(t)
         if self.result.matched:
             latency = self.oscillator.latency * 1e3
             self.get_logger().info(f'asynchrony {self.result}; latency {latency:.1f} ms', throttle_duration_sec=5.0)
 
+    def keep(self, latency: float) -> None:
+        """Save a newly measured latency (1 ms or more from the saved one) as this robot's next prior."""
+        if self.keep_latency and self.latency_estimator.estimates and abs(latency - self.saved) >= 1e-3:
+            try:
+                save_latency(self.robot_key, latency)
+                self.saved = latency
+            except OSError as error:
+                self.warn_limited('latency_state', f'latency_state: cannot save the latency: {error}', period=60.0)
+
     def publish_metrics(self, result: Asynchrony, newest: float) -> None:
-        message = CoordinationMetrics(source='robot', reference=self.beats.topic_name)
+        reference = f'{self.beats.topic_name} OBSERVED since the lock'
+        message = CoordinationMetrics(source='robot', reference=reference)
         message.header.stamp = self.stamp(newest)
         sec, nanosec = divmod(round(self.metrics_window * NS), NS)
         message.window = Duration(sec=sec, nanosec=nanosec)
@@ -421,6 +458,8 @@ class RobotControllerNode(MusmoveNode):
         stale = watchdog.stale(t)
         if watchdog.estopped:
             return DiagnosticStatus.ERROR, 'emergency stop' if self.estopped else 'enable heartbeat stale', stale
+        if not self.gate.open and self.predicted:
+            return DiagnosticStatus.OK, 'waiting for the beat to lock', [s for s in stale if s != 'beats']
         if stale:
             return DiagnosticStatus.WARN, f'stale {", ".join(stale)}: going home', stale
         return DiagnosticStatus.OK, 'homing' if watchdog.homing else 'dancing', stale
@@ -431,6 +470,7 @@ class RobotControllerNode(MusmoveNode):
         values = {
             'latency_ms': f'{self.oscillator.latency * 1e3:.1f}',
             'latency_source': 'fixed' if self.latency >= 0 else f'measured ({len(estimator.estimates)} estimates)',
+            'lock_s': f'{self.gate.opened:.2f}' if self.gate.opened is not None else 'not locked',
             'latency_measured_ms': f'{estimator.target * 1e3:.1f}',
             'bpm': f'{self.oscillator.bpm:.1f}',
             'dance_gain': f'{self.controller.watchdog.gain:.2f}' if self.controller else '0.00',

@@ -17,7 +17,13 @@ Topics:
 
 The robot (`musmove.robot.sim`) is the Franka Panda in pybullet (DIRECT mode, under gravity) or a
 kinematic model: a transport `delay`, then a first-order `lag` within the URDF's limits.
+
+When the node is stopped (SIGINT or SIGTERM) it brakes every joint to a standstill within the limits, as a
+real arm's driver does, and publishes the braking before it exits: a launcher that stops every process at
+once (`ros2 launch`) still leaves the robot at rest, and the recorder (which lingers) sees it.
 """
+
+import time
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -32,6 +38,8 @@ from musmove.robot.sim import BulletRobot, KinematicRobot, panda_urdf
 NS = 10**9
 ROBOTS = ('panda', 'kinematic')
 LIMITED = 1e-3  # [rad or m] a step the limiter moved the reference further than this is counted as limited
+AT_REST = 1e-3  # [rad/s or m/s] the measured joints are at rest below this speed
+BRAKE_TIMEOUT = 3.0  # [s] the longest a stopped node keeps simulating while the robot brakes
 
 
 class Reference:
@@ -74,7 +82,8 @@ class RobotSimNode(MusmoveNode):
         self.limits = self.joint_limits(urdf or str(panda_urdf()), acceleration)  # checks the URDF first
         self.robot = self.make_robot(kind, urdf or str(panda_urdf()), np.array(initial, dtype=float), delay, lag)
         self.reference = Reference(np.array(initial, dtype=float))
-        self.dt, self.limited_until = 1.0 / rate, 0.0
+        self.moving = False  # the measured joints moved at the last step
+        self.dt, self.limited_until, self.braking = 1.0 / rate, 0.0, False
         self.limiter = Limiter(self.limits, self.dt, np.array(initial, dtype=float))
         self.counts = {'trajectories': 0, 'limited_steps': 0}
         self.publisher = self.create_publisher(JointState, 'joint_states', 10)
@@ -131,6 +140,9 @@ class RobotSimNode(MusmoveNode):
             self.time = now
         while self.limited_until + self.dt <= self.robot.time + 1e-9:  # the limiter's fixed steps up to now
             self.limited_until += self.dt
+            if self.braking:
+                self.limiter.step(None)
+                continue
             target = np.clip(self.reference.at(self.limited_until), self.limits.lower, self.limits.upper)
             if np.abs(self.limiter.step(target) - target).max() > LIMITED:
                 self.counts['limited_steps'] += 1
@@ -139,6 +151,17 @@ class RobotSimNode(MusmoveNode):
         message = JointState(name=self.joints, position=position.tolist(), velocity=velocity.tolist())
         message.header.stamp.sec, message.header.stamp.nanosec = divmod(self.origin + round(self.robot.time * NS), NS)
         self.publisher.publish(message)
+        self.moving = bool(np.abs(velocity).max() >= AT_REST)
+
+    def on_finish(self) -> float:
+        """Brake to a standstill within the limits, simulating and publishing in real time (at most BRAKE_TIMEOUT)."""
+        self.braking = True
+        deadline = time.monotonic() + BRAKE_TIMEOUT
+        while (self.limiter.velocity.any() or self.moving) and time.monotonic() < deadline:
+            time.sleep(self.dt)
+            self.step()
+        self.get_logger().info('stopped: the robot is at rest' if not self.moving else 'stopped while still moving')
+        return self.dt
 
     def publish_diagnostics(self) -> None:
         level = DiagnosticStatus.WARN if len(self.counts) > 2 or self.counts['limited_steps'] else DiagnosticStatus.OK

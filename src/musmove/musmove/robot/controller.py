@@ -2,7 +2,12 @@
 
 Each control period: the oscillator advances to now, the dancer poses the robot at the command
 phase (the phase one actuation latency ahead), and the watchdog blends that pose with home and
-passes it through the limiter. A ROS node only has to call the `on_*` methods from its
+passes it through the limiter. With a `LockGate` the predictions steer nothing until the beat is
+locked: the robot stays home, then the newest prediction sets phase and tempo at once and the dance
+fades in over the watchdog's ramp. Once dancing, a prediction whose tempo (folded by octaves) is off the
+oscillator's by more than the gate's `spacing` does not steer: the oscillator keeps its tempo through a fill
+or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
+a new tempo, taken at once. A ROS node only has to call the `on_*` methods from its
 subscriptions and `step` from a timer at the control period.
 """
 
@@ -11,6 +16,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
+from musmove.robot.gate import LockGate
 from musmove.robot.limits import JointLimits, Limiter
 from musmove.robot.moves import Dancer, Move
 from musmove.robot.oscillator import Oscillator
@@ -32,6 +38,8 @@ class DanceController:
         timeout: float = 0.5,
         ramp: float = 1.0,
         watch_partner: bool = False,
+        gate: LockGate | None = None,
+        hold: float = 2.0,
     ) -> None:
         """Start at rest at the measured `position`; the dance begins with `start` once beats arrive."""
         self.dt = dt
@@ -40,6 +48,9 @@ class DanceController:
         sources = ('beats', 'joint_states', 'partner') if watch_partner else ('beats', 'joint_states')
         self.watchdog = Watchdog(Limiter(limits, dt, position), home, sources, timeout, ramp)
         self.energy = 1.0
+        self.gate = gate
+        self.prediction: tuple | None = None  # the newest prediction's arguments, applied when the gate opens
+        self.hold, self.off_tempo = hold, None  # since when the predictions' tempo is off the oscillator's
 
     def on_beats(
         self,
@@ -55,8 +66,33 @@ class DanceController:
         The watchdog is fed with the time it was received, on the controller's own clock: what a
         message says about its own time can never keep the beats fresh.
         """
-        if self.oscillator.update(t, beats, tempo, std, confidence):
-            self.watchdog.feed('beats', t if received is None else received)
+        if self.gate is not None:
+            self.gate.predict(t, beats)
+            self.prediction = (t, beats, tempo, std, confidence, received)
+            if not self.gate.open:
+                return
+        self._steer(t, beats, tempo, std, confidence, received)
+
+    def _steer(
+        self, t: float, beats: ArrayLike, tempo: float | None, std: float, confidence: float, received: float | None
+    ) -> None:
+        osc, received = self.oscillator, t if received is None else received
+        if self.gate is not None and osc.locked and tempo is not None and tempo > 0:
+            if abs(osc.fold(tempo / 60)[0] / osc.frequency - 1) > self.gate.spacing:
+                self.off_tempo = t if self.off_tempo is None else self.off_tempo
+                if t - self.off_tempo < self.hold:
+                    self.watchdog.feed('beats', received)  # the beats still come: dance on at the old tempo
+                    return
+                osc.locked = False  # a new tempo: phase and tempo at once
+            self.off_tempo = None
+        if osc.update(t, beats, tempo, std, confidence):
+            self.watchdog.feed('beats', received)
+
+    def on_observed(self, beat: float, received: float) -> None:
+        """An OBSERVED beat at time `beat`, received at `received`: it may open the gate (lock)."""
+        if self.gate is not None and self.gate.observe(beat, received) and self.prediction is not None:
+            self.oscillator.locked = False  # the newest prediction sets phase and tempo at once
+            self._steer(*self.prediction)
 
     def on_partner(self, t: float, energy: float, holding: bool) -> None:
         """The partner's movement energy in [0, 1] and whether they hold (gesture phase HOLD)."""
@@ -72,6 +108,9 @@ class DanceController:
     def step(self, t: float) -> np.ndarray:
         """The joint position command for time `t`."""
         osc = self.oscillator
+        if self.gate is not None and self.gate.open and 'beats' in self.watchdog.stale(t):
+            self.gate.close()
+            osc.locked, self.off_tempo = False, None
         osc.advance(t)
         target = self.dancer.target(osc.command_phase, osc.frequency, self.energy, self.dt)
         return self.watchdog.step(target, t)

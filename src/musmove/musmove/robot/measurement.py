@@ -3,15 +3,22 @@
 `MotionLog` keeps the commanded and measured joint positions and the observed beats over a sliding span;
 `LatencyEstimator` measures the lag of the measured behind the commanded motion from it and hands the
 compensation a gradual target; `live_asynchrony` scores the marking joint's events against the beats.
+`saved_latency` and `save_latency` keep the last measured latency of each robot in a small JSON file under
+the user's cache (`latency_state`), the prior of the next start.
 """
 
+import json
+import math
+import os
 from collections import deque
+from pathlib import Path
 from statistics import median
 
 import numpy as np
 
 from musmove.robot.asynchrony import Asynchrony, asynchrony, detect_events, estimate_latency
 from musmove.robot.moves import Move
+from musmove.sources.data import cache_dir
 
 MAX_LATENCY = 0.25  # [s] longest latency measured
 LATENCY_SLEW = 0.05  # [s/s] a new latency estimate is taken in this gradually
@@ -64,10 +71,12 @@ class LatencyEstimator:
         self.target = initial
         self.estimates: deque[float] = deque(maxlen=LATENCY_ESTIMATES)
 
-    def measure(self, log: MotionLog, t: float) -> None:
-        """Add an estimate at time `t` if the robot moved over most of the window; the target is their median."""
-        command_times, commanded = log.window(log.commands, self.window, t)
-        times, measured = log.window(log.states, self.window, t)
+    def measure(self, log: MotionLog, t: float, since: float = -math.inf) -> None:
+        """Add an estimate at time `t` if the robot moved over most of the window from `since` (when the dance
+        reached its full level: a fade-in from home measures the homing, not the dance); the target is their median."""
+        span = min(self.window, t - since)
+        command_times, commanded = log.window(log.commands, span, t)
+        times, measured = log.window(log.states, span, t)
         spans = [np.ptp(x) if len(x) else 0.0 for x in (command_times, times)]
         if min(spans) < 0.5 * self.window:
             return
@@ -85,10 +94,42 @@ class LatencyEstimator:
         return latency + min(max(self.target - latency, -step), step)
 
 
-def live_asynchrony(log: MotionLog, t: float, window: float, joint: int, move: Move) -> tuple[Asynchrony, float]:
-    """Asynchrony of `joint`'s events to the observed beats in the newest `window` s, and the newest event's time."""
+def latency_state() -> Path:
+    """The file of the last measured latency per robot: robot_latency.json in `$MUSMOVE_STATE`, by default in
+    `musmove.sources.data.cache_dir()`."""
+    return Path(os.environ.get('MUSMOVE_STATE') or cache_dir()) / 'robot_latency.json'
+
+
+def saved_latency(robot: str) -> float | None:
+    """The last latency [s] saved for `robot`, None if there is none (or the file is unreadable)."""
+    try:
+        value = json.loads(latency_state().read_text()).get(robot)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(value) if isinstance(value, int | float) and 0 <= value < MAX_LATENCY else None
+
+
+def save_latency(robot: str, latency: float) -> None:
+    """Save `latency` [s] as `robot`'s last measured one (atomically; other robots' entries are kept)."""
+    path = latency_state()
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known = (known if isinstance(known, dict) else {}) | {robot: round(latency, 5)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f'.{os.getpid()}.partial')  # another controller may save at the same time
+    partial.write_text(json.dumps(known, indent=2, sort_keys=True))
+    partial.replace(path)
+
+
+def live_asynchrony(
+    log: MotionLog, t: float, window: float, joint: int, move: Move, since: float = -math.inf
+) -> tuple[Asynchrony, float]:
+    """Asynchrony of `joint`'s events to the observed beats in the newest `window` s from `since` (the lock),
+    and the newest event's time."""
     times, positions = log.window(log.states, window, t)
-    beats = np.array([b for b in log.beats if b >= t - window])
+    beats = np.array([b for b in log.beats if b >= max(t - window, since)])
     if len(times) < 3 or len(beats) == 0:
         return Asynchrony(np.empty(0), len(beats)), t
     tolerance = 0.25 * float(np.median(np.diff(beats))) if len(beats) > 1 else 0.1

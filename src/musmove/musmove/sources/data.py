@@ -60,7 +60,7 @@ def render_midi(
     if target.is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_suffix('.partial.wav')
+    partial = target.with_suffix(f'.{os.getpid()}.partial.wav')  # two workers may render the same file
     command = [
         fluidsynth,
         '-ni',

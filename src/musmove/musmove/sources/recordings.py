@@ -21,6 +21,8 @@ Motion capture (`read_mocap`), positions in metres after `scale`, frame ids 'kin
   Portuguese 'Preparação' (b1_raw.csv) reads as 'preparation'. The coordinate units are not documented
   (x, y look like image pixels / 100, z like depth in metres), so the default scale is 1.0. The y axis
   points down (the head is above the hands at smaller y), so gravity is along +y.
+- dance-melody `skeletons.npz` (25 fps, 23 joints `DANCE_JOINTS`, identified in `musmove.sources.dance`):
+  `skeletons` (cm, relative to `center`) plus `center`, so the joints are in the room; y up, gravity along -y.
 """
 
 import csv
@@ -34,11 +36,17 @@ from scipy.spatial.transform import Rotation
 
 G = 9.80665
 UCI_JOINTS = {'left_hand': 'lh', 'right_hand': 'rh', 'head': 'h', 'spine': 's', 'left_wrist': 'lw', 'right_wrist': 'rw'}
+DANCE_JOINTS = (
+    'head_right', 'head_left', 'spine', 'right_shoulder', 'right_elbow', 'right_forearm', 'right_wrist',
+    'right_hip', 'right_knee', 'right_ankle', 'right_heel', 'right_toe', 'left_shoulder', 'left_elbow', 'left_wrist',
+    'left_hand', 'left_hip', 'left_knee', 'left_ankle', 'left_heel', 'left_toe', 'left_forearm', 'right_hand',
+)  # fmt: skip
+DANCE_FPS = 25.0
 PHASES = ('rest', 'preparation', 'stroke', 'hold', 'retraction')
 UCI_PHASES = {phase: phase for phase in PHASES} | {'preparação': 'preparation'}
 BVH_KINDS = ('position', 'rotation')  # after the axis letter: Xposition, Zrotation, ...
 C3D_UNITS = {'mm': 0.001, 'cm': 0.01, 'm': 1.0}
-FORMATS = '.csv (IMU layout, or UCI gesture-phase *_raw.csv as motion capture), .bvh, .c3d'
+FORMATS = '.csv (IMU layout, or UCI gesture-phase *_raw.csv as motion capture), .bvh, .c3d, .npz (dance-melody)'
 
 
 class RecordingNotFoundError(FileNotFoundError, ValueError):
@@ -133,9 +141,10 @@ def read_imu_csv(path: str | Path) -> ImuRecording:
 
 
 def read_mocap(path: str | Path, scale: float | None = None) -> MocapRecording:
-    """Read a BVH, C3D or UCI gesture-phase raw CSV; `scale` (file unit in metres) overrides the format's default."""
+    """Read a BVH, C3D, UCI gesture-phase raw CSV or dance-melody skeletons.npz; `scale` (file unit in metres)
+    overrides the format's default."""
     path = _existing(path)
-    readers = {'.bvh': _read_bvh, '.c3d': _read_c3d, '.csv': _read_uci}
+    readers = {'.bvh': _read_bvh, '.c3d': _read_c3d, '.csv': _read_uci, '.npz': _read_dance}
     if path.suffix.lower() not in readers:
         raise ValueError(f'{path}: unknown recording format {path.suffix!r}; supported: {FORMATS}')
     return readers[path.suffix.lower()](path, scale)
@@ -158,6 +167,22 @@ def _read_uci(path: Path, scale: float | None) -> MocapRecording:
     positions = np.stack([columns[name][keep] for name in names], axis=1).reshape(len(keep), -1, 3)
     positions *= 1.0 if scale is None else scale
     return MocapRecording(times[keep] - times[0], tuple(UCI_JOINTS), positions, None, labels, 'kinect', (0.0, G, 0.0))
+
+
+def _read_dance(path: Path, scale: float | None) -> MocapRecording:
+    try:
+        with np.load(path) as archive:
+            skeletons, center = archive['skeletons'], archive['center']
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f'{path}: not a dance-melody skeletons.npz (skeletons, center): {error}') from None
+    shape_ok = skeletons.ndim == 3 and skeletons.shape[1:] == (len(DANCE_JOINTS), 3) and len(skeletons) >= 2
+    if not shape_ok or center.shape != (len(skeletons), 3):
+        raise ValueError(
+            f'{path}: skeletons {skeletons.shape} and center {center.shape}; expected (n, 23, 3), (n, 3), n >= 2'
+        )
+    positions = (skeletons + center[:, None]).astype(np.float64) * (0.01 if scale is None else scale)
+    times = np.arange(len(positions)) / DANCE_FPS
+    return MocapRecording(times, DANCE_JOINTS, positions, None, None, 'dance_melody')
 
 
 def _read_bvh(path: Path, scale: float | None) -> MocapRecording:

@@ -11,12 +11,16 @@ emitted set are dropped. This is the algorithm of the C++ policy
 penalty, `max_interval_duration` and the per-topic queue limit; the Python
 `message_filters.ApproximateTimeSynchronizer` instead matches greedily within a slop.
 
-Stamps are integer nanoseconds.
+Stamps are integer nanoseconds. A duration is scaled by 1 + age_penalty as `rclcpp::Duration`
+scales it: the product in long double, truncated toward zero (a plain float product differs, e.g.
+10 ns x 1.7 is 17 ns in double but 16 ns in C++).
 """
 
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 Item = tuple[int, Any]  # (stamp in ns, payload)
 FOREVER = 2**63 - 1
@@ -49,6 +53,7 @@ class ApproximateTimePolicy:
             raise ValueError('max_interval and age_penalty must not be negative')
         self.topics, self.queue_size = topics, queue_size
         self.max_interval, self.age_penalty = max_interval, age_penalty
+        self.scale = np.longdouble(1.0 + age_penalty)
         self.lower_bounds = list(lower_bounds) if lower_bounds is not None else [0] * topics
         if len(self.lower_bounds) != topics or min(self.lower_bounds) < 0:
             raise ValueError(f'lower_bounds needs {topics} non-negative durations')
@@ -96,7 +101,8 @@ class ApproximateTimePolicy:
 
     def _worse(self, end_time: int, other_start: int) -> bool:
         """True when a set ending at end_time cannot beat the candidate (start side: other_start)."""
-        return (end_time - self.candidate_end) * (1 + self.age_penalty) >= other_start - self.candidate_start
+        aged = int(np.longdouble(end_time - self.candidate_end) * self.scale)
+        return aged >= other_start - self.candidate_start
 
     def _process(self) -> None:
         while self._all_waiting():

@@ -4,6 +4,7 @@ Written files have one track at 120 BPM and `TICKS_PER_BEAT` ticks per quarter n
 event keeps its time to within 31 us; the tempo map of the source is folded into the times.
 """
 
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -119,5 +120,7 @@ def write(events: list[Event], path: Path, programs: dict[int, int] | None = Non
         track.append(message.copy(time=tick - last))
         last = tick
     path.parent.mkdir(parents=True, exist_ok=True)
-    midi.save(path)
+    partial = path.with_name(f'{path.name}.{os.getpid()}.partial')  # another worker may read `path` meanwhile
+    midi.save(partial)
+    partial.replace(path)
     return path

@@ -120,17 +120,23 @@ def mixture(drums: Example, band: Example, rng: np.random.Generator) -> Labelled
     return Labelled(rendering.mix(drum_audio, band_audio, level), played + delay, downbeats + delay, info)
 
 
-def finish(labelled: Labelled, rng: np.random.Generator) -> dict:
-    """The channel, then features: what `prepare` stores."""
+def rendered(dataset: str, name: str, examples: tuple[Example, ...]) -> Labelled:
+    """One item of `plan` rendered and sent through the channel (labels moved with its tempo change); seeded by
+    its name, so the same item gives the same audio."""
+    rng = np.random.default_rng(pop909.seed_of(VERSION, dataset, name))
+    render = {'groove': groove, 'asap': asap, 'pop909': pop, 'mix': mixture}[dataset]
+    labelled = render(*examples, rng)
     audio, applied = channel.augment(labelled.audio, rng)
-    _, log_mel = offline_log_mel(audio.astype(np.float32), **beats.LOG_MEL)
     scale = 1 / applied.factor
-    return {
-        'features': log_mel.astype(np.float16),
-        'beats': np.asarray(labelled.beats) * scale,
-        'downbeats': np.asarray(labelled.downbeats) * scale,
-        'info': json.dumps({**labelled.info, 'channel': applied.steps}),
-    }
+    info = {**labelled.info, 'channel': applied.steps}
+    return Labelled(audio, np.asarray(labelled.beats) * scale, np.asarray(labelled.downbeats) * scale, info)
+
+
+def features(labelled: Labelled) -> dict:
+    """What `prepare` stores of a rendered item: log-mel features, labels and what was done."""
+    _, log_mel = offline_log_mel(labelled.audio.astype(np.float32), **beats.LOG_MEL)
+    stored = {'features': log_mel.astype(np.float16), 'beats': labelled.beats, 'downbeats': labelled.downbeats}
+    return stored | {'info': json.dumps(labelled.info)}
 
 
 def four_four_songs(songs: list[Example]) -> list[Example]:
@@ -180,9 +186,7 @@ def prepare_one(dataset: str, name: str, examples: tuple[Example, ...], out: Pat
     path = out / f'{name.replace("/", "_")}.npz'
     if path.is_file():
         return path
-    rng = np.random.default_rng(pop909.seed_of(VERSION, dataset, name))
-    render = {'groove': groove, 'asap': asap, 'pop909': pop, 'mix': mixture}[dataset]
-    stored = finish(render(*examples, rng), rng)
+    stored = features(rendered(dataset, name, examples))
     out.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f'.{os.getpid()}.partial.npz')
     np.savez(partial, dataset=dataset, **stored)
@@ -206,6 +210,14 @@ def prepare(split: str, counts: dict[str, int | None], root: Path | None = None,
     manifest = out.parent / f'{split}.json'
     manifest.write_text(json.dumps({'version': VERSION, **counts, 'items': names[::-1] if reverse else names}))
     return manifest
+
+
+def test_audio(dataset: str, count: int, root: Path | None = None) -> list[tuple[str, tuple[Example, ...]]]:
+    """(name, examples) of `count` POP909 renders or mixtures of the TEST split, made as the training data is
+    (for `musmove eval-beats`; render each with `rendered`): never stored, never trained on."""
+    root = shared_data() if root is None else Path(root)
+    items = plan('test', count if dataset == 'pop909' else 0, count if dataset == 'mix' else 0, root, 0, 0)
+    return [(name, examples) for kind, name, examples in items if kind == dataset]
 
 
 def tracks(split: str, datasets: tuple[str, ...] = PREPARED, limit: int | None = None) -> list[beats.Track]:

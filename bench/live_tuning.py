@@ -1,0 +1,160 @@
+"""Live mode tuned on the VALIDATION split: the tracker's calibration and the controller's gains (never on test).
+
+    python bench/live_tuning.py [--performances N] [--seconds S] [--latency L] [--split validation]
+                                [--grid '{"phase_gain": [3, 6]}'] [--gate '{"count": 4}']
+
+For each of the first N Groove performances of the split in 4/4 that last 30 s or more, rendered as the demo
+renders them (fluidsynth, 22050 Hz), the shipped CRNN and `BeatTracker` run causally frame by frame; their
+OBSERVED and PREDICTED beats go, as the beat_tracker node stamps them (a frame is stamped with its first
+sample and arrives once its last is in), into the controller's ROS-free core (`DanceController` with its
+`LockGate`) stepped at 100 Hz, whose commands reach a robot that moves exactly --latency seconds after each
+command (the latency compensated exactly: what the controller's measured latency converges to). The robot's
+movement events are scored as `musmove evaluate` scores them, against the performed beats (drum notes plus
+the render delay) and the metronome click, from the tracker's lock and from the first movement.
+
+First it prints the OBSERVED beats minus the performed beats (median over the split, before any calibration):
+minus that is the beat_tracker's `calibration` (with --split test, which only reports, --calibration is given).
+Then, with that calibration, one line per combination of the --grid options of `Oscillator` (JSON: name -> list
+of values; default: the phase and integral gains): medians over the performances of mean, SD and mean absolute
+asynchrony (ms, vs the performed beats from the lock), the lock time and the first movement (s), and how many
+performances danced at a wrong tempo (a median beat interval of the events off the performed one by over 10 %).
+"""
+
+import argparse
+import itertools
+import json
+
+import numpy as np
+
+from musmove.beat.tracking import BeatTracker
+from musmove.evaluation.beats import FPS, HOP, RATE, activation
+from musmove.evaluation.performed import heard_beats
+from musmove.evaluation.session import CLICK, PERFORMED, WINDOWS, robot_timing
+from musmove.robot.asynchrony import detect_events
+from musmove.robot.controller import DanceController
+from musmove.robot.gate import LockGate
+from musmove.robot.limits import JointLimits
+from musmove.robot.measurement import PROMINENCE, event_kind
+from musmove.robot.moves import PANDA_HOME, PANDA_MOVES
+from musmove.robot.oscillator import Oscillator
+from musmove.robot.sim import panda_urdf
+from musmove.sources.audio import load_audio
+from musmove.training.beat_data import examples, render
+
+DT = 0.01  # s: the control period
+PREDICTED_BEATS, PERIOD = 4, 0.1  # the beat_tracker's defaults: beats per prediction, longest time between
+DELIVERY = 0.003  # s: a beat message's delivery after its frame is in
+MOVE = 'nod'
+
+
+def track(audio: np.ndarray) -> tuple[np.ndarray, list[tuple[float, list[float], float, float, float]]]:
+    """OBSERVED beat times [s] and the predictions (made at, beat times, tempo, std, confidence), uncalibrated."""
+    tracker = BeatTracker(FPS)
+    frame_s, observed, predictions, last = HOP / RATE, [], [], -np.inf
+    for value in activation(audio)[:, 0]:
+        estimate = tracker.step(float(value))
+        made = (estimate.frame + 1) * frame_s
+        if estimate.observed is not None:
+            observed.append(estimate.observed * frame_s)
+        due = estimate.observed is not None or made - last >= PERIOD - 1e-9
+        if due and estimate.confidence >= tracker.min_confidence:
+            last = made
+            beats = tracker.predictions(estimate, PREDICTED_BEATS)
+            times = [frame * frame_s for frame, _ in beats]
+            predictions.append((made, times, estimate.tempo, min(s for _, s in beats) * frame_s, estimate.confidence))
+    return np.array(observed), predictions
+
+
+def dance(observed, predictions, calibration: float, latency: float, seconds: float, gate: dict, oscillator: dict):
+    """The marking joint's (times, positions) as the robot moves them, `latency` after each command."""
+    names = list(PANDA_HOME)
+    limits = JointLimits.from_urdf(str(panda_urdf()), dict.fromkeys(names, 10.0), names)
+    home = np.array(list(PANDA_HOME.values()))
+    osc = Oscillator(min_bpm=50.0, max_bpm=150.0, latency=latency, **oscillator)
+    controller = DanceController(limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate))
+    controller.watchdog.start()
+    messages = [(t + calibration + DELIVERY, 0, t + calibration, None) for t in observed if t + DELIVERY < seconds]
+    messages += [(made + DELIVERY, 1, made, p) for made, *p in predictions if made + DELIVERY < seconds]
+    messages.sort(key=lambda m: (m[0], m[1]))
+    joint, k, times, positions = names.index(PANDA_MOVES[MOVE].joints[0]), 0, [], []
+    for step in range(1, round(seconds / DT) + 1):
+        t = step * DT
+        while k < len(messages) and messages[k][0] <= t:
+            received, kind, when, p = messages[k]
+            if kind == 0:
+                controller.on_observed(when, received)
+            else:
+                beats, tempo, std, confidence = p
+                controller.on_beats(when, np.asarray(beats) + calibration, tempo, std, confidence, received)
+            k += 1
+        controller.on_joint_state(t)
+        positions.append(controller.step(t)[joint])
+        times.append(t + latency)
+    return np.array(times), np.array(positions)
+
+
+def score(data, calibration, args, oscillator) -> dict[str, float]:
+    """One performance danced with `oscillator` options: figures vs the performed beats from the lock."""
+    observed, predictions, references, end = data
+    times, positions = dance(observed, predictions, calibration, args.latency, end, args.gate, oscillator)
+    events = detect_events(times, positions, event_kind(PANDA_MOVES[MOVE]), prominence=PROMINENCE)
+    away = np.flatnonzero(np.abs(positions - positions[0]) > PROMINENCE)
+    moving = (float(times[away[0]]), float(times[away[-1]])) if away.size else (np.inf, -np.inf)
+    timing = robot_timing(events, moving, references, observed + calibration)
+    result = timing.rows[PERFORMED, WINDOWS[0]]
+    danced = events[events >= moving[0]]
+    ratio = np.median(np.diff(danced)) / np.median(np.diff(references[PERFORMED])) if danced.size > 2 else 1.0
+    click = timing.rows[CLICK, WINDOWS[0]].mean_absolute
+    return {'mean': result.mean, 'sd': result.sd, 'abs': result.mean_absolute, 'lock': timing.lock,
+            'moved': timing.moved, 'wrong': float(abs(ratio - 1) > 0.1), 'click_abs': click}  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--performances', type=int, default=12, help='performances of the split (default 12)')
+    parser.add_argument('--seconds', type=float, default=30.0, help='seconds of each (default 30)')
+    parser.add_argument('--latency', type=float, default=0.08, help='command-to-motion latency [s] (default 0.08)')
+    parser.add_argument('--split', default='validation', choices=('validation', 'test'), help='(default validation)')
+    parser.add_argument('--grid', type=json.loads, default={}, help='Oscillator options: JSON name -> values')
+    parser.add_argument('--gate', type=json.loads, default={}, help='LockGate options (JSON)')
+    parser.add_argument('--calibration', type=float, default=None, help='[s]; default: fitted on validation')
+    args = parser.parse_args()
+    if args.split == 'test' and args.calibration is None:
+        parser.error('--split test reports, it does not fit: give --calibration (the shipped one: 0.005)')
+    chosen = [e for e in examples(split=args.split) if e.time_signature == '4/4' and e.beats[-1] >= 30.0]
+    chosen = chosen[: args.performances]
+    print(f'live_tuning: {len(chosen)} Groove {args.split} performances, {args.seconds:g} s each, '
+          f'latency {1e3 * args.latency:.0f} ms, gate {args.gate or "defaults"}')  # fmt: skip
+    runs, offsets = [], []
+    for example in chosen:
+        audio = load_audio(render(example), RATE)[: round(args.seconds * RATE), 0]
+        observed, predictions = track(audio)
+        performed, clicks = heard_beats(example.midi)
+        references = {PERFORMED: performed[np.isfinite(performed)], CLICK: clicks}
+        references = {name: beats[beats <= args.seconds - 0.3] for name, beats in references.items()}
+        runs.append((observed, predictions, references, args.seconds))
+        heard = references[PERFORMED]
+        after = observed[observed >= 5.0]
+        if heard.size and after.size:
+            nearest = heard[np.clip(np.searchsorted(heard, after), 1, heard.size - 1)]
+            before = heard[np.clip(np.searchsorted(heard, after) - 1, 0, heard.size - 1)]
+            nearest = np.where(np.abs(before - after) < np.abs(nearest - after), before, nearest)
+            offsets.extend(after[np.abs(after - nearest) <= 0.07] - nearest[np.abs(after - nearest) <= 0.07])
+    bias = float(np.median(offsets)) if offsets else 0.0
+    calibration = -bias if args.calibration is None else args.calibration
+    print(f'OBSERVED - performed beats: median {1e3 * bias:+.1f} ms, mean {1e3 * np.mean(offsets):+.1f} ms over '
+          f'{len(offsets)} beats after 5 s; calibration {1e3 * calibration:+.1f} ms')  # fmt: skip
+    grid = args.grid or {'phase_gain': [3.0, 6.0], 'frequency_gain': [2.0], 'integral_gain': [1.0, 3.0]}
+    print(f'{"oscillator options":<60} {"mean":>6} {"SD":>5} {"|a|":>5} {"click|a|":>8} {"lock":>5} {"moved":>5} wrong')
+    for values in itertools.product(*grid.values()):
+        options = dict(zip(grid, values, strict=True))
+        rows = [score(run, calibration, args, options) for run in runs]
+        m = {k: float(np.nanmedian([r[k] for r in rows])) for k in rows[0]}
+        wrong = sum(r['wrong'] for r in rows)
+        figures = ' '.join(f'{1e3 * m[k]:>{w}.1f}' for k, w in (('sd', 5), ('abs', 5), ('click_abs', 8)))
+        print(f'{json.dumps(options):<60} {1e3 * m["mean"]:>+6.1f} {figures} {m["lock"]:>5.2f} {m["moved"]:>5.2f} '
+              f'{wrong:>3.0f}', flush=True)  # fmt: skip
+
+
+if __name__ == '__main__':
+    main()
