@@ -47,34 +47,48 @@ DELIVERY = 0.003  # s: a beat message's delivery after its frame is in
 MOVE = 'nod'
 
 
-def track(audio: np.ndarray) -> tuple[np.ndarray, list[tuple[float, list[float], float, float, float]]]:
-    """OBSERVED beat times [s] and the predictions (made at, beat times, tempo, std, confidence), uncalibrated."""
+def track(audio: np.ndarray, lookahead: float = 0.0):
+    """OBSERVED beat times [s], when each was made [s], and the predictions (made at, beat times, tempo, std,
+    confidence), uncalibrated. With `lookahead` (known music: the audio `lookahead` s ahead of the clock) a
+    prediction is led by the newest observed beat while it is still ahead of the clock, as the node does."""
     tracker = BeatTracker(FPS)
-    frame_s, observed, predictions, last = HOP / RATE, [], [], -np.inf
+    frame_s, observed, made_at, predictions, last = HOP / RATE, [], [], [], -np.inf
     for value in activation(audio)[:, 0]:
         estimate = tracker.step(float(value))
         made = (estimate.frame + 1) * frame_s
         if estimate.observed is not None:
             observed.append(estimate.observed * frame_s)
+            made_at.append(made)
         due = estimate.observed is not None or made - last >= PERIOD - 1e-9
         if due and estimate.confidence >= tracker.min_confidence:
             last = made
             beats = tracker.predictions(estimate, PREDICTED_BEATS)
             times = [frame * frame_s for frame, _ in beats]
-            predictions.append((made, times, estimate.tempo, min(s for _, s in beats) * frame_s, estimate.confidence))
-    return np.array(observed), predictions
+            std = min(s for _, s in beats) * frame_s
+            if observed and observed[-1] > made - lookahead:  # not heard yet: known
+                times, std = [observed[-1], *times], 0.0
+            predictions.append((made, times, estimate.tempo, std, estimate.confidence))
+    return np.array(observed), np.array(made_at), predictions
 
 
 def dance(observed, predictions, calibration: float, latency: float, seconds: float, gate: dict, oscillator: dict):
-    """The marking joint's (times, positions) as the robot moves them, `latency` after each command."""
+    """The marking joint's (times, positions) as the robot moves them, `latency` after each command.
+
+    `observed` holds (beat times, arrival times) [s]; a prediction arrives `DELIVERY` after it was made, less
+    the look-ahead (`oscillator['lookahead']`, known music; not an `Oscillator` option)."""
+    oscillator = dict(oscillator)
+    ahead = oscillator.pop('lookahead', 0.0)
     names = list(PANDA_HOME)
     limits = JointLimits.from_urdf(str(panda_urdf()), dict.fromkeys(names, 10.0), names)
     home = np.array(list(PANDA_HOME.values()))
     osc = Oscillator(min_bpm=50.0, max_bpm=150.0, latency=latency, **oscillator)
     controller = DanceController(limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate))
     controller.watchdog.start()
-    messages = [(t + calibration + DELIVERY, 0, t + calibration, None) for t in observed if t + DELIVERY < seconds]
-    messages += [(made + DELIVERY, 1, made, p) for made, *p in predictions if made + DELIVERY < seconds]
+    beats, arrivals = observed
+    arrivals = arrivals - ahead if ahead else beats + calibration  # live: as scored before (the beat itself)
+    messages = [(a + DELIVERY, 0, t + calibration, None) for t, a in zip(beats, arrivals, strict=True)]
+    messages += [(made - ahead + DELIVERY, 1, made, p) for made, *p in predictions]
+    messages = [m for m in messages if m[0] < seconds]
     messages.sort(key=lambda m: (m[0], m[1]))
     joint, k, times, positions = names.index(PANDA_MOVES[MOVE].joints[0]), 0, [], []
     for step in range(1, round(seconds / DT) + 1):
@@ -95,8 +109,9 @@ def dance(observed, predictions, calibration: float, latency: float, seconds: fl
 
 def score(data, calibration, args, oscillator) -> dict[str, float]:
     """One performance danced with `oscillator` options: figures vs the performed beats from the lock."""
-    observed, predictions, references, end = data
-    times, positions = dance(observed, predictions, calibration, args.latency, end, args.gate, oscillator)
+    observed, made, predictions, references, end = data
+    options = {**oscillator, 'lookahead': args.lookahead}
+    times, positions = dance((observed, made), predictions, calibration, args.latency, end, args.gate, options)
     events = detect_events(times, positions, event_kind(PANDA_MOVES[MOVE]), prominence=PROMINENCE)
     away = np.flatnonzero(np.abs(positions - positions[0]) > PROMINENCE)
     moving = (float(times[away[0]]), float(times[away[-1]])) if away.size else (np.inf, -np.inf)
@@ -118,21 +133,23 @@ def main() -> None:
     parser.add_argument('--grid', type=json.loads, default={}, help='Oscillator options: JSON name -> values')
     parser.add_argument('--gate', type=json.loads, default={}, help='LockGate options (JSON)')
     parser.add_argument('--calibration', type=float, default=None, help='[s]; default: fitted on validation')
+    parser.add_argument('--lookahead', type=float, default=0.0, help='known music: audio this far ahead [s]')
     args = parser.parse_args()
     if args.split == 'test' and args.calibration is None:
         parser.error('--split test reports, it does not fit: give --calibration (the shipped one: 0.005)')
     chosen = [e for e in examples(split=args.split) if e.time_signature == '4/4' and e.beats[-1] >= 30.0]
     chosen = chosen[: args.performances]
     print(f'live_tuning: {len(chosen)} Groove {args.split} performances, {args.seconds:g} s each, '
-          f'latency {1e3 * args.latency:.0f} ms, gate {args.gate or "defaults"}')  # fmt: skip
+          f'latency {1e3 * args.latency:.0f} ms, gate {args.gate or "defaults"}, '
+          f'lookahead {args.lookahead:g} s')  # fmt: skip
     runs, offsets = [], []
     for example in chosen:
         audio = load_audio(render(example), RATE)[: round(args.seconds * RATE), 0]
-        observed, predictions = track(audio)
+        observed, made, predictions = track(audio, args.lookahead)
         performed, clicks = heard_beats(example.midi)
         references = {PERFORMED: performed[np.isfinite(performed)], CLICK: clicks}
         references = {name: beats[beats <= args.seconds - 0.3] for name, beats in references.items()}
-        runs.append((observed, predictions, references, args.seconds))
+        runs.append((observed, made, predictions, references, args.seconds))
         heard = references[PERFORMED]
         after = observed[observed >= 5.0]
         if heard.size and after.size:

@@ -57,6 +57,7 @@ class Listener(Node):
         self.states: list[tuple[int, float]] = []  # (stamp, marking joint's position)
         self.observed: list[tuple[int, float]] = []  # (stamp, tempo)
         self.predicted = 0
+        self.predictions: list[tuple[int, int]] = []  # (arrival, predicted beat stamp)
         self.metrics: list[tuple[int, CoordinationMetrics]] = []  # (arrival, message)
         self.diagnostics: dict[str, str] = {}  # the controller's newest
         self.frame_delays: list[int] = []  # audio frame arrival minus when it was due (its last sample)
@@ -75,6 +76,7 @@ class Listener(Node):
             self.observed.append((stamp_ns(beat.header.stamp), beat.tempo))
         else:
             self.predicted += 1
+            self.predictions.append((time.time_ns(), stamp_ns(beat.header.stamp)))
 
     def on_metrics(self, message: CoordinationMetrics) -> None:
         self.metrics.append((time.time_ns(), message))
@@ -94,15 +96,19 @@ def shipped(parameters: dict[str, str]) -> list[str]:
     return ['--params-file', CONFIG, *(arg for key, value in parameters.items() for arg in ('-p', f'{key}:={value}'))]
 
 
-def perform(example: Example, args: argparse.Namespace, log_dir: Path) -> tuple[Listener, int, list[str]]:
-    """Play one performance to the graph; the listener after `args.seconds` s of music, T0 [ns] and warnings."""
-    wav = render(example)
+def perform(
+    example: Example, args: argparse.Namespace, log_dir: Path, wav: Path | None = None
+) -> tuple[Listener, int, list[str]]:
+    """Play one performance (`wav`, default its render) to the graph; the listener after `args.seconds` s of music,
+    T0 [ns] and warnings. Known-music mode with `args.lookahead` > 0 (and `args.playback`: on the sound card)."""
+    wav = wav or render(example)
     node = Listener(PANDA_MOVES[args.move].joints[0])
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     start_time = f'{(time.time_ns() + round(args.lead * NS)) / NS:.3f}'
     t0 = round(float(start_time) * NS)  # as audio_source reads it
     source = {'file': str(wav), 'start_time': start_time, 'wait_for_subscribers': '2', 'loop': 'false'}
+    source |= {'lookahead': str(args.lookahead), 'playback': str(args.playback).lower()}
     children = [
         Child('audio_source', shipped(source), log_dir),
         Child('robot_sim', shipped({'robot': args.robot}), log_dir),
@@ -131,6 +137,20 @@ def perform(example: Example, args: argparse.Namespace, log_dir: Path) -> tuple[
             tail = ''.join(child.log.read_text().splitlines(keepends=True)[-15:])
             warnings.append(f'{child.name} exited with status {code} on SIGINT; its output ended:\n{tail}')
     return node, t0, warnings
+
+
+def foreseen(node: Listener, t0: int, beats: np.ndarray, lead: float) -> np.ndarray:
+    """For each beat [s from T0], the predicted time of it [s] known `lead` s before it (wall clock): the one
+    nearest to it among the newest predictions received by then; beats without any are left out."""
+    arrivals = np.array([a for a, _ in node.predictions], dtype=float).reshape(-1)
+    stamps = (np.array([s for _, s in node.predictions], dtype=float).reshape(-1) - t0) / NS
+    result = np.full(len(beats), np.nan)
+    for k, beat in enumerate(beats):
+        known = np.flatnonzero(arrivals <= t0 + (beat - lead) * NS)
+        if len(known):
+            recent = stamps[known[-16:]]  # the newest predictions (a few beats each)
+            result[k] = recent[np.argmin(np.abs(recent - beat))]
+    return result[np.isfinite(result)]
 
 
 @dataclass
@@ -171,6 +191,7 @@ def evaluate(example: Example, node: Listener, t0: int, args: argparse.Namespace
         ('robot - observed', asynchrony(events, heard, 0.25 * np.median(np.diff(heard)) if len(heard) > 1 else None)),
         ('observed - performed (baseline)', asynchrony(observed, drums, tolerance)),
         ('observed - click', asynchrony(observed, settled(references[CLICK]), tolerance)),
+        ('predicted 100 ms ahead - performed', asynchrony(foreseen(node, t0, drums, 0.1), drums, tolerance)),
     ]
     ended = t0 + round(args.seconds * NS)
     published = [message for arrival, message in node.metrics if arrival <= ended]
@@ -193,6 +214,12 @@ def evaluate(example: Example, node: Listener, t0: int, args: argparse.Namespace
 HEADER = f'  {"":<44} {"n":>4} {"miss":>5} {"mean":>8} {"SD":>7} {"|a|":>7} {"max|a|":>7}'
 
 
+def known_music_options(parser: argparse.ArgumentParser) -> None:
+    """--lookahead and --playback: audio_source's known-music mode (README, "Known-music mode")."""
+    parser.add_argument('--lookahead', type=float, default=0.0, help='audio_source lookahead [s] (default 0: live)')
+    parser.add_argument('--playback', action='store_true', help='play the music on the sound card (needs a device)')
+
+
 def line(label: str, n: float, missed: float, mean: float, sd: float, absolute: float, worst: float = np.nan) -> None:
     """One row: count, missed beats, then mean, SD, mean and largest absolute asynchrony in ms."""
     values = ' '.join(f'{1e3 * value:>7.1f}' if np.isfinite(value) else ' ' * 7 for value in (sd, absolute, worst))
@@ -211,13 +238,16 @@ def main() -> None:
     parser.add_argument('--lead', type=float, default=15.0, help='seconds from starting the nodes to sample 0')
     parser.add_argument('--robot', choices=('panda', 'kinematic'), default='panda', help='robot_sim (default panda)')
     parser.add_argument('--move', choices=tuple(PANDA_MOVES), default='nod', help='robot_controller move (default nod)')
+    known_music_options(parser)
     args = parser.parse_args()
     length = max(MIN_LENGTH, args.seconds)
     chosen = [e for e in examples(split='test') if e.time_signature == '4/4' and e.beats[-1] >= length]
     chosen = chosen[: args.performances]
     domain = os.environ['ROS_DOMAIN_ID']
     print(f'robot_asynchrony: {len(chosen)} Groove test-split performances, {args.seconds:g} s each from')
-    print(f'  {args.settle:g} s on; robot {args.robot}, move {args.move}; domain {domain}, localhost;')
+    mode = f'known music, lookahead {args.lookahead:g} s' if args.lookahead else 'live (causal)'
+    mode += ', played on the sound card' if args.playback else ''
+    print(f'  {args.settle:g} s on; robot {args.robot}, move {args.move}; {mode}; domain {domain}, localhost;')
     print(f'  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; asynchrony = event - beat [ms]')
     results: list[Result] = []
     rclpy.init(args=[])

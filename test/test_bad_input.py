@@ -130,6 +130,11 @@ NODE_CASES = {  # node: [arguments after --ros-args]; {name} is a file of `files
         ['-p', 'file:={txt}'],
         ['-p', 'file:={wav}', '-p', 'start_time:=-5.0'],
         ['-p', 'samplerate:=22050'],
+        ['-p', 'file:={wav}', '-p', 'lookahead:=0.8'],
+        ['-p', 'file:={wav}', '-p', 'lookahead:=0.7', '-p', 'hop_size:=8192'],
+        ['-p', 'lookahead:=0.3'],
+        ['-p', 'playback:=true'],
+        ['-p', 'file:={wav}', '-p', 'playback:=true', '-p', 'realtime:=false'],
     ],
     'robot_controller': [
         ['-p', 'urdf:={urdf}'],

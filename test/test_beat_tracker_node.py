@@ -56,6 +56,30 @@ def test_beats_are_observed_and_predicted_live(ros_node, node_process, groove_wa
     assert np.mean((tempi > 110) & (tempi < 130)) > 0.9, np.unique(np.round(tempi))
 
 
+def test_known_music_predictions_carry_the_observed_beat_before_it_is_heard(ros_node, node_process, groove_wav):
+    """audio_source 0.3 s ahead: each beat is observed before it is heard and leads the predictions until then."""
+    start = time.time() + 10.0
+    beats: list[tuple[float, Beat]] = []  # (arrival, beat)
+    subscription = ros_node.create_subscription(Beat, 'beats', lambda b: beats.append((time.time(), b)), 200)
+    node_process('beat_tracker')
+    node_process(
+        'audio_source',
+        *('-p', f'file:={groove_wav}', '-p', f'start_time:={start}', '-p', 'wait_for_subscribers:=1'),
+        *('-p', 'lookahead:=0.3'),
+    )
+    try:
+        wait_for(lambda: time.time() > start + 10.0, ros_node, timeout=30)
+    finally:
+        ros_node.destroy_subscription(subscription)
+    observed = {b.index: seconds(b.header.stamp) for _, b in beats if b.kind == Beat.OBSERVED}
+    early = [arrival - seconds(b.header.stamp) for arrival, b in beats if b.kind == Beat.OBSERVED]
+    assert len(observed) > 12 and np.median(early) < -0.1  # reported over 0.1 s before it is heard
+    known = [(arrival, b) for arrival, b in beats if b.kind == Beat.PREDICTED and b.time_std == 0.0]
+    assert len(known) > len(observed)  # several predictions carry each observed beat
+    for arrival, beat in known:  # the observed beat itself, while it is still ahead
+        assert abs(seconds(beat.header.stamp) - observed[beat.index]) < 1e-6 and arrival < seconds(beat.header.stamp)
+
+
 def test_a_missing_model_stops_the_node_with_the_reason(node_process, tmp_path):
     tracker = node_process('beat_tracker', '-p', f'model:={tmp_path / "beat_missing.onnx"}')
     assert tracker.popen.wait(timeout=30) == 2

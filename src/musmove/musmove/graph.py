@@ -128,6 +128,16 @@ ARGUMENTS = (
         'Common clock time [s] of the first sample of every file; 0: each starts at once.',
         value_type=float,
     ),
+    Argument(
+        'playback',
+        'false',
+        'Known music: audio_source plays audio_file on the sound card.',
+        choices=BOOLEAN,
+        value_type=bool,
+    ),
+    Argument(
+        'lookahead', '0.0', 'Known music: audio_source publishes audio_file this far ahead [s].', value_type=float
+    ),
     Argument('use_sim_time', 'false', 'Follow /clock (for replayed bags).', choices=BOOLEAN, value_type=bool),
     Argument(
         'beat_model',
@@ -163,12 +173,15 @@ ARGUMENTS = (
 
 COMMON = {'use_sim_time': 'use_sim_time'}
 REPLAY = {**COMMON, 'start_time': 'start_time'}
+AUDIO = {'file': 'audio_file', 'playback': 'playback', 'lookahead': 'lookahead'}
 IMU = {'imu': 'imu_topic'}
 MOCAP = {'mocap': 'mocap_topic'}
 ROBOT = {**COMMON, 'trajectory_topic': 'robot_topic'}
 
 NODES = (
-    Node('audio_source', {**REPLAY, 'file': 'audio_file'}, respawn=True),
+    Node(
+        'audio_source', {**REPLAY, 'file': 'audio_file', 'playback': 'playback', 'lookahead': 'lookahead'}, respawn=True
+    ),
     Node('imu_source', {**REPLAY, 'file': 'imu_file'}, IMU, When('imu_file', '', equal=False), respawn=True),
     Node('mocap_source', {**REPLAY, 'file': 'mocap_file'}, MOCAP, When('mocap_file', '', equal=False), respawn=True),
     Node('synchronizer', COMMON, {**IMU, **MOCAP}),

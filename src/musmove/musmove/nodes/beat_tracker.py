@@ -4,7 +4,9 @@ Topics:
     audio (musmove_msgs/AudioFrame, reliable): the music, frame by frame.
     beats (musmove_msgs/Beat): each beat once confirmed (OBSERVED, `lookahead` frames after it),
         and the next `predicted_beats` beats (PREDICTED, stamped in the future) after every
-        observed beat and every `prediction_period` seconds.
+        observed beat and every `prediction_period` seconds. With audio stamped ahead of this
+        node's clock (known music: audio_source `lookahead`), a prediction also carries the newest
+        observed beat while it is still ahead of the clock (time_std 0, its index): it is known.
 
 The beat and downbeat activations come from the ONNX model `model` (`musmove.beat.model`), or, with
 `model` empty or when the audio is not in the model's format, from the spectral-flux DSP fallback
@@ -156,6 +158,10 @@ class BeatTrackerNode(MusmoveNode):
             period = 60 * self.rate / self.hop / estimate.tempo
             unconfirmed = estimate.next_beat - period > self.tracker.last_observed + period / 2  # heard, not reported
             first = self.observed_count + int(unconfirmed)
+            last = self.tracker.last_observed
+            if self.observed_count and stamp + (last - estimate.frame) * frame_ns > self.clock_ns():
+                # known music: the newest observed beat is not heard yet; it leads the prediction, exactly
+                self.publisher.publish(beat(Beat.PREDICTED, last, 0.0, self.observed_count - 1))
             for k, (frame, std) in enumerate(self.tracker.predictions(estimate, self.count)):
                 self.publisher.publish(beat(Beat.PREDICTED, frame, std, first + k))
 

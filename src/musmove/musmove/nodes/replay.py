@@ -34,13 +34,21 @@ class FileSource(MusmoveNode):
         self.frame_id = p('frame_id', '', 'header.frame_id; empty: from the recording.')
 
     def start_replay(
-        self, times: np.ndarray, publisher: Publisher, publish: Callable[[int, Time], None], due_after: int = 0
+        self,
+        times: np.ndarray,
+        publisher: Publisher,
+        publish: Callable[[int, Time], None],
+        due_after: int = 0,
+        delay: int = 0,
     ) -> None:
         """Call publish(index, stamp) for each sample once it is due, `times` [ns] from the first.
 
-        A sample is due `due_after` ns after its time (an audio frame once its last sample is in).
+        A sample is due `due_after` ns after its time (an audio frame once its last sample is in; negative:
+        before its time, a file published ahead). Without a `start_time`, the first sample's time is
+        `delay` ns after playing starts (the time publishing ahead and a sound card's latency need).
         """
         self.times = np.asarray(times, dtype=np.int64)
+        self.delay, self.start = delay, None
         step = int(np.median(np.diff(self.times))) if len(self.times) > 1 else 10**7
         self.period = int(self.times[-1]) + step  # one pass of a looping file
         self.publisher, self.publish, self.due_after = publisher, publish, due_after
@@ -52,12 +60,14 @@ class FileSource(MusmoveNode):
         if self.publisher.get_subscription_count() < self.wait_for:
             return
         now = self.get_clock().now()
-        start = Time(nanoseconds=round(self.start_time * 1e9), clock_type=now.clock_type) if self.start_time else now
-        if start > now + Duration(seconds=0.005):
-            return  # wait for the common start time
+        if self.start is None:
+            start = round(self.start_time * 1e9) if self.start_time else now.nanoseconds + self.delay
+            self.start = Time(nanoseconds=start, clock_type=now.clock_type)
+            self.on_start()
+        late = (now - self.start).nanoseconds
+        if late < min(self.due_after, 0) - 5_000_000:
+            return  # wait for the common start time (less what is published ahead)
         self.timer.cancel()
-        self.start = start
-        late = (now - start).nanoseconds
         if self.realtime and late > CATCH_UP * 1e9:
             self.next = self.resume_at(late)
             self.get_logger().warning(f'{late / 1e9:.1f} s after start_time: resuming at sample {self.next}')
@@ -65,6 +75,9 @@ class FileSource(MusmoveNode):
         looping = ', looping' if self.loop else ''
         self.get_logger().info(f'playing {self.file}: {len(self.times)} samples, {self.period / 1e9:.1f} s{looping}')
         self.timer = self.create_timer(self.tick, self._publish_due)
+
+    def on_start(self) -> None:
+        """Called once the clock time of the first sample (`start`) is known, before any is published."""
 
     def resume_at(self, elapsed: int) -> int:
         """The number of the first sample not yet due `elapsed` ns after the start (past the end: the end)."""
