@@ -14,6 +14,7 @@ lost and no limit crossed.
 """
 
 import argparse
+import signal
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ import rclpy
 import yaml
 from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.executors import SingleThreadedExecutor
 from rosbags.highlevel import AnyReader
 
 from musmove.demo import DEMO_MIDI, partner_recording
@@ -94,17 +96,25 @@ def soak(seconds: float, hogs: int, out: Path) -> dict[str, object]:
     busy = [subprocess.Popen([sys.executable, '-c', HOG, str(seconds + 15)]) for _ in range(hogs)]
     progress = Progress('soak', round(seconds))
     diagnostics: dict[str, dict[str, str]] = {}
-    with rclpy.init():
-        node = rclpy.create_node('musmove_soak')
-        node.create_subscription(DiagnosticArray, 'diagnostics', lambda m: keep(diagnostics, m), 50)
-        while time.time() < begin + seconds and graph.poll() is None:
-            rclpy.spin_once(node, timeout_sec=0.5)
-            progress.show(max(0, round(time.time() - begin)))
-        node.destroy_node()
-    graph.send_signal(2)
-    status = graph.wait(timeout=60)
-    for hog in busy:
-        hog.kill()
+    try:
+        context = rclpy.Context()  # its own: the process may have initialised rclpy already (a test)
+        with rclpy.init(context=context):
+            node = rclpy.create_node('musmove_soak', context=context)
+            node.create_subscription(DiagnosticArray, 'diagnostics', lambda m: keep(diagnostics, m), 50)
+            executor = SingleThreadedExecutor(context=context)
+            executor.add_node(node)
+            while time.time() < begin + seconds and graph.poll() is None:
+                executor.spin_once(timeout_sec=0.5)
+                progress.show(max(0, round(time.time() - begin)))
+            node.destroy_node()
+        graph.send_signal(signal.SIGINT)
+        status = graph.wait(timeout=120)
+    finally:  # never leave the graph or a hog running
+        if graph.poll() is None:
+            graph.kill()
+            graph.wait()
+        for hog in busy:
+            hog.kill()
     text = (out / 'launch.log').read_text()
     return {
         'seconds': seconds,
