@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from musmove.demo import run_demo
 
-    return run_demo(duration=args.duration, out=Path(args.out))
+    return run_demo(duration=args.duration, out=Path(args.out), lookahead=args.lookahead)
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -199,6 +199,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         metavar='S',
         help='stop after S seconds (default: the whole recording)',
+    )
+    demo_verb.add_argument(
+        '--lookahead',
+        type=number(float, low=0.0, high=0.75),
+        default=0.0,
+        metavar='S',
+        help='known-music mode: the audio is published S s before it is heard (default 0: live, causal)',
     )
     demo_verb.set_defaults(handler=demo)
 

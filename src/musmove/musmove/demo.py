@@ -30,6 +30,7 @@ from ament_index_python.packages import get_package_share_directory
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 from rclpy.node import Node
 
+from musmove.evaluation import human
 from musmove.evaluation.performed import heard_beats
 from musmove.evaluation.session import evaluate, report
 from musmove.progress import Progress
@@ -92,8 +93,11 @@ def partner_recording() -> Path:
     return path if path is not None and path.is_file() else bundled(DEMO_MOCAP_EXCERPT)
 
 
-def run_demo(duration: float | None = None, out: Path = Path('musmove_demo')) -> int:
-    """Run the demo into `out` (bag, report, launch log); return 0 when the graph ran and stopped cleanly."""
+def run_demo(duration: float | None = None, out: Path = Path('musmove_demo'), lookahead: float = 0.0) -> int:
+    """Run the demo into `out` (bag, report, launch log); return 0 when the graph ran and stopped cleanly.
+
+    `lookahead` > 0: known-music mode (audio_source publishes the file that far before it is heard).
+    """
     midi = bundled(DEMO_MIDI)
     print(f'musmove demo: rendering {midi.name} (Groove MIDI, CC BY 4.0) with fluidsynth')
     wav = render_midi(midi, SAMPLE_RATE)
@@ -107,6 +111,7 @@ def run_demo(duration: float | None = None, out: Path = Path('musmove_demo')) ->
         arguments = {
             'config': demo_config(Path(folder)), 'audio_file': wav, 'imu_file': mocap, 'mocap_file': mocap,
             'start_time': begin, 'robot': 'sim', 'record': 'true', 'bag': (out / 'bag').resolve(),
+            'lookahead': lookahead,
         }  # fmt: skip
         command = ['musmove', 'launch', 'coordination', *(f'{k}:={v}' for k, v in arguments.items())]
         print(f'musmove demo: {" ".join(command[:3])} ... (log: {out / "launch.log"}); {seconds:.0f} s of music')
@@ -122,8 +127,17 @@ def run_demo(duration: float | None = None, out: Path = Path('musmove_demo')) ->
     session = evaluate(out / 'bag', midi, mocap, begin)
     text = report(session, out / 'bag', out / 'report')
     print(text[text.index('|') : text.index('\n\n', text.index('|'))])
+    print(human_references())
     print(f'musmove demo: report and plots in {out / "report"}/, the bag in {out / "bag"}/')
     return status
+
+
+def human_references() -> str:
+    """People's timing, the yardstick of the robot's (`musmove.evaluation.human`), when the shared data is there."""
+    try:
+        return '\n'.join(human.summary(shared_data() / 'human-timing'))
+    except (FileNotFoundError, OSError, ValueError) as error:
+        return f'musmove demo: no human references ({" ".join(str(error).split())})'
 
 
 def listen(launched: subprocess.Popen, begin: float, seconds: float) -> int:

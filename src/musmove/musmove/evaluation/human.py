@@ -138,7 +138,7 @@ def aligned_trial(trial, beats: np.ndarray) -> np.ndarray | None:
 
 def summary(root: Path) -> list[str]:
     """The human references in a few lines (ms), for a report beside the robot's figures."""
-    lines = ['people (human-timing/):']
+    lines = ['people (human-timing/; asynchrony in ms):']
     for row in baath_madison(root)[:2]:
         lines.append(
             f'  metronome tapping (Bååth & Madison 2012), {row.label}: mean {1e3 * row.mean:+.1f}, '
