@@ -13,17 +13,21 @@ from musmove.graph import node_executable
 from musmove.training import ARCHITECTURE_NAMES, TASKS
 
 
-def number(kind: type, low: float | None = None, above: float | None = None) -> Callable[[str], float]:
-    """An argparse type: a finite `kind` (int or float), at least `low` or greater than `above`."""
+def number(
+    kind: type, low: float | None = None, above: float | None = None, high: float | None = None
+) -> Callable[[str], float]:
+    """An argparse type: a finite `kind` (int or float), at least `low` or greater than `above`, at most `high`."""
 
     def parse(text: str) -> float:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f'{text!r} is not a number') from None
-        if not math.isfinite(value) or (low is not None and value < low) or (above is not None and value <= above):
-            bound = f'>= {low}' if low is not None else f'> {above}'
-            raise argparse.ArgumentTypeError(f'{text} is out of range (allowed: {bound})')
+        below = (low is not None and value < low) or (above is not None and value <= above)
+        if not math.isfinite(value) or below or (high is not None and value > high):
+            bounds = [f'>= {low}'] if low is not None else [f'> {above}'] if above is not None else []
+            bounds += [f'<= {high}'] if high is not None else []
+            raise argparse.ArgumentTypeError(f'{text} is out of range (allowed: {" and ".join(bounds)})')
         return value
 
     return parse
