@@ -220,6 +220,9 @@ VERB_CASES = [  # arguments of `musmove`
     ['eval-beats', '--limit', '0'],
     ['run', 'no_such_node'],
     ['demo', '--duration', '-5'],
+    ['demo', '--lookahead', '2'],
+    ['eval-beats', '--dataset', 'mix', '--split', 'validation'],
+    ['record', '--linger', '-1'],
     ['study', '--limit', '0'],
     ['frobnicate'],
 ]
