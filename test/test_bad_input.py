@@ -233,6 +233,7 @@ def answer(command: list[str]) -> tuple[list[str], int, str]:
     return command, result.returncode, result.stdout + result.stderr
 
 
+@pytest.mark.timeout(900)  # ~150 processes, each importing rclpy: minutes on a loaded 2-core machine
 def test_every_bad_input_is_one_line_and_a_non_zero_exit(files):
     def filled(arguments: list[str]) -> list[str]:
         return [a.format(**files) for a in arguments]
