@@ -81,6 +81,7 @@ class RobotControllerNode(MusmoveNode):
         self.tick = 0  # index of the newest command on the control grid
         self.log = MotionLog(len(self.limits.names), max(self.metrics_window, self.latency_window))
         self.predicted_at, self.predicted = math.nan, []  # the newest prediction: [(beat time, std)]
+        self.prediction_arrived = -math.inf  # when the newest prediction arrived [s, node clock]
         self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, self.oscillator.latency)
         self.saved = self.oscillator.latency  # the latency in the state file (or the prior)
         self.locked_at = math.inf  # when the beat last locked
@@ -240,9 +241,9 @@ class RobotControllerNode(MusmoveNode):
         if estimated_at != self.predicted_at:  # a new prediction: the beats of one share their estimated_at
             self.predicted_at, self.predicted = estimated_at, []
         self.predicted.append((t, beat.time_std))
+        self.prediction_arrived = received = (now - self.origin) / NS
         if self.controller is not None:
             times, stds = zip(*self.predicted, strict=True)
-            received = (now - self.origin) / NS
             self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence, received)
 
     def on_joint_state(self, message: JointState) -> None:
@@ -458,7 +459,7 @@ class RobotControllerNode(MusmoveNode):
         stale = watchdog.stale(t)
         if watchdog.estopped:
             return DiagnosticStatus.ERROR, 'emergency stop' if self.estopped else 'enable heartbeat stale', stale
-        if not self.gate.open and self.predicted:
+        if not self.gate.open and t - self.prediction_arrived <= self.timeout:  # predictions come, not yet locked
             return DiagnosticStatus.OK, 'waiting for the beat to lock', [s for s in stale if s != 'beats']
         if stale:
             return DiagnosticStatus.WARN, f'stale {", ".join(stale)}: going home', stale
