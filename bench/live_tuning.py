@@ -15,9 +15,10 @@ the render delay) and the metronome click, from the tracker's lock and from the 
 First it prints the OBSERVED beats minus the performed beats (median over the split, before any calibration):
 minus that is the beat_tracker's `calibration` (with --split test, which only reports, --calibration is given).
 Then, with that calibration, one line per combination of the --grid options of `Oscillator` (JSON: name -> list
-of values; default: the phase and integral gains): medians over the performances of mean, SD and mean absolute
-asynchrony (ms, vs the performed beats from the lock), the lock time and the first movement (s), and how many
-performances danced at a wrong tempo (a median beat interval of the events off the performed one by over 10 %).
+of values; default: the phase and integral gains; `direct_std`: the controller's `BeatSchedule` `max_std`): medians
+over the performances of mean, SD and mean absolute asynchrony (ms, vs the performed beats from the lock), the lock
+time and the first movement (s), and how many performances danced at a wrong tempo (a median beat interval of the
+events off the performed one by over 10 %).
 """
 
 import argparse
@@ -37,6 +38,7 @@ from musmove.robot.limits import JointLimits
 from musmove.robot.measurement import PROMINENCE, event_kind
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES
 from musmove.robot.oscillator import Oscillator
+from musmove.robot.schedule import BeatSchedule
 from musmove.robot.sim import panda_urdf
 from musmove.sources.audio import load_audio
 from musmove.training.beat_data import examples, render
@@ -75,14 +77,18 @@ def dance(observed, predictions, calibration: float, latency: float, seconds: fl
     """The marking joint's (times, positions) as the robot moves them, `latency` after each command.
 
     `observed` holds (beat times, arrival times) [s]; a prediction arrives `DELIVERY` after it was made, less
-    the look-ahead (`oscillator['lookahead']`, known music; not an `Oscillator` option)."""
+    the look-ahead (`oscillator['lookahead']`, known music; not an `Oscillator` option); `oscillator['direct_std']`
+    is the `BeatSchedule`'s `max_std` (default 0: known beats steer directly; -1: the oscillator alone)."""
     oscillator = dict(oscillator)
     ahead = oscillator.pop('lookahead', 0.0)
+    schedule = BeatSchedule(max_std=oscillator.pop('direct_std', 0.0))
     names = list(PANDA_HOME)
     limits = JointLimits.from_urdf(str(panda_urdf()), dict.fromkeys(names, 10.0), names)
     home = np.array(list(PANDA_HOME.values()))
     osc = Oscillator(min_bpm=50.0, max_bpm=150.0, latency=latency, **oscillator)
-    controller = DanceController(limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate))
+    controller = DanceController(
+        limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate), schedule=schedule
+    )
     controller.watchdog.start()
     beats, arrivals = observed
     arrivals = arrivals - ahead if ahead else beats + calibration  # live: as scored before (the beat itself)
