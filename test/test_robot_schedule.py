@@ -69,7 +69,8 @@ def test_the_command_phase_reaches_the_next_beat_phase_at_the_beat():
         phase = schedule.command_phase(phase, start, DT, oscillator)
         start += DT
     assert schedule.command_phase(phase, start, 1.03 - start, oscillator) == pytest.approx(1.0)
-    schedule.predict(0.0, [1.03], 120.0, 0.02)
+    schedule.predict(0.5, [1.03], 120.0, 0.02)  # a live prediction (time_std > 0) is not precise
+    assert schedule.precise == 0.0 and not schedule.active(0.5 + 1.5 / 2.0 + DT, oscillator)
     assert schedule.command_phase(phase, 1.1, DT, oscillator) is None  # no beat ahead: the oscillator's turn
     assert not BeatSchedule(max_std=-1.0).active(0.0, oscillator)  # never: the oscillator alone
     with pytest.raises(ValueError):
