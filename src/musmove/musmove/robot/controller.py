@@ -7,7 +7,9 @@ locked: the robot stays home, then the newest prediction sets phase and tempo at
 fades in over the watchdog's ramp. Once dancing, a prediction whose tempo (folded by octaves) is off the
 oscillator's by more than the gate's `spacing` does not steer: the oscillator keeps its tempo through a fill
 or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
-a new tempo, taken at once. A ROS node only has to call the `on_*` methods from its
+a new tempo, taken at once. Precise predictions (known music: the coming observed beats, time_std 0) set the
+command phase directly through a `BeatSchedule`, landing on each beat; the oscillator is the fallback. A ROS node
+only has to call the `on_*` methods from its
 subscriptions and `step` from a timer at the control period.
 """
 
