@@ -9,8 +9,7 @@ oscillator's by more than the gate's `spacing` does not steer: the oscillator ke
 or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
 a new tempo, taken at once. Precise predictions (known music: the coming observed beats, time_std 0) set the
 command phase directly through a `BeatSchedule`, landing on each beat; the oscillator is the fallback. A ROS node
-only has to call the `on_*` methods from its
-subscriptions and `step` from a timer at the control period.
+only has to call the `on_*` methods from its subscriptions and `step` from a timer at the control period.
 """
 
 from collections.abc import Mapping
