@@ -1,7 +1,7 @@
 """Live mode tuned on the VALIDATION split: the tracker's calibration and the controller's gains (never on test).
 
     python bench/live_tuning.py [--performances N] [--seconds S] [--latency L] [--split validation]
-                                [--grid '{"phase_gain": [3, 6]}'] [--gate '{"count": 4}']
+                                [--grid '{"phase_gain": [3, 6]}'] [--gate '{"count": 4}'] [--each]
 
 For each of the first N Groove performances of the split in 4/4 that last 30 s or more, rendered as the demo
 renders them (fluidsynth, 22050 Hz), the shipped CRNN and `BeatTracker` run causally frame by frame; their
@@ -15,9 +15,11 @@ the render delay) and the metronome click, from the tracker's lock and from the 
 First it prints the OBSERVED beats minus the performed beats (median over the split, before any calibration):
 minus that is the beat_tracker's `calibration` (with --split test, which only reports, --calibration is given).
 Then, with that calibration, one line per combination of the --grid options of `Oscillator` (JSON: name -> list
-of values; default: the phase and integral gains): medians over the performances of mean, SD and mean absolute
-asynchrony (ms, vs the performed beats from the lock), the lock time and the first movement (s), and how many
-performances danced at a wrong tempo (a median beat interval of the events off the performed one by over 10 %).
+of values; default: the phase and integral gains; `direct_std`: the controller's `BeatSchedule` `max_std`): medians
+over the performances of mean, SD and mean absolute asynchrony (ms, vs the performed beats from the lock), the lock
+time and the first movement (s), and how many performances danced at a wrong tempo (a median beat interval of the
+events off the performed one by over 10 %), and the SD against the OBSERVED beats (calibrated; what the controller
+steers on: the controller's own share); with --each, those per performance before each median line.
 """
 
 import argparse
@@ -37,6 +39,7 @@ from musmove.robot.limits import JointLimits
 from musmove.robot.measurement import PROMINENCE, event_kind
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES
 from musmove.robot.oscillator import Oscillator
+from musmove.robot.schedule import BeatSchedule
 from musmove.robot.sim import panda_urdf
 from musmove.sources.audio import load_audio
 from musmove.training.beat_data import examples, render
@@ -75,14 +78,18 @@ def dance(observed, predictions, calibration: float, latency: float, seconds: fl
     """The marking joint's (times, positions) as the robot moves them, `latency` after each command.
 
     `observed` holds (beat times, arrival times) [s]; a prediction arrives `DELIVERY` after it was made, less
-    the look-ahead (`oscillator['lookahead']`, known music; not an `Oscillator` option)."""
+    the look-ahead (`oscillator['lookahead']`, known music; not an `Oscillator` option); `oscillator['direct_std']`
+    is the `BeatSchedule`'s `max_std` (default 0: known beats steer directly; -1: the oscillator alone)."""
     oscillator = dict(oscillator)
     ahead = oscillator.pop('lookahead', 0.0)
+    schedule = BeatSchedule(max_std=oscillator.pop('direct_std', 0.0))
     names = list(PANDA_HOME)
     limits = JointLimits.from_urdf(str(panda_urdf()), dict.fromkeys(names, 10.0), names)
     home = np.array(list(PANDA_HOME.values()))
     osc = Oscillator(min_bpm=50.0, max_bpm=150.0, latency=latency, **oscillator)
-    controller = DanceController(limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate))
+    controller = DanceController(
+        limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate), schedule=schedule
+    )
     controller.watchdog.start()
     beats, arrivals = observed
     arrivals = arrivals - ahead if ahead else beats + calibration  # live: as scored before (the beat itself)
@@ -115,13 +122,15 @@ def score(data, calibration, args, oscillator) -> dict[str, float]:
     events = detect_events(times, positions, event_kind(PANDA_MOVES[MOVE]), prominence=PROMINENCE)
     away = np.flatnonzero(np.abs(positions - positions[0]) > PROMINENCE)
     moving = (float(times[away[0]]), float(times[away[-1]])) if away.size else (np.inf, -np.inf)
-    timing = robot_timing(events, moving, references, observed + calibration)
+    steered = {**references, 'observed': observed + calibration}  # what the controller steers on
+    timing = robot_timing(events, moving, steered, observed + calibration)
     result = timing.rows[PERFORMED, WINDOWS[0]]
     danced = events[events >= moving[0]]
     ratio = np.median(np.diff(danced)) / np.median(np.diff(references[PERFORMED])) if danced.size > 2 else 1.0
-    click = timing.rows[CLICK, WINDOWS[0]].mean_absolute
+    click, steering = timing.rows[CLICK, WINDOWS[0]].mean_absolute, timing.rows['observed', WINDOWS[0]].sd
     return {'mean': result.mean, 'sd': result.sd, 'abs': result.mean_absolute, 'lock': timing.lock,
-            'moved': timing.moved, 'wrong': float(abs(ratio - 1) > 0.1), 'click_abs': click}  # fmt: skip
+            'moved': timing.moved, 'wrong': float(abs(ratio - 1) > 0.1), 'click_abs': click,
+            'observed_sd': steering}  # fmt: skip
 
 
 def main() -> None:
@@ -134,6 +143,7 @@ def main() -> None:
     parser.add_argument('--gate', type=json.loads, default={}, help='LockGate options (JSON)')
     parser.add_argument('--calibration', type=float, default=None, help='[s]; default: fitted on validation')
     parser.add_argument('--lookahead', type=float, default=0.0, help='known music: audio this far ahead [s]')
+    parser.add_argument('--each', action='store_true', help='also a line per performance (SD, |a|, obs SD)')
     args = parser.parse_args()
     if args.split == 'test' and args.calibration is None:
         parser.error('--split test reports, it does not fit: give --calibration (the shipped one: 0.005)')
@@ -162,15 +172,19 @@ def main() -> None:
     print(f'OBSERVED - performed beats: median {1e3 * bias:+.1f} ms, mean {1e3 * np.mean(offsets):+.1f} ms over '
           f'{len(offsets)} beats after 5 s; calibration {1e3 * calibration:+.1f} ms')  # fmt: skip
     grid = args.grid or {'phase_gain': [3.0, 6.0], 'frequency_gain': [2.0], 'integral_gain': [1.0, 3.0]}
-    print(f'{"oscillator options":<60} {"mean":>6} {"SD":>5} {"|a|":>5} {"click|a|":>8} {"lock":>5} {"moved":>5} wrong')
+    print(f'{"oscillator options":<60} {"mean":>6} {"SD":>5} {"|a|":>5} {"click|a|":>8} {"lock":>5} {"moved":>5} wrong '
+          f'{"obs SD":>6}')  # fmt: skip
     for values in itertools.product(*grid.values()):
         options = dict(zip(grid, values, strict=True))
         rows = [score(run, calibration, args, options) for run in runs]
+        for example, r in zip(chosen, rows, strict=True) if args.each else ():
+            print(f'  {example.name:<58} SD {1e3 * r["sd"]:5.1f} |a| {1e3 * r["abs"]:5.1f} '
+                  f'obs SD {1e3 * r["observed_sd"]:5.1f}{" wrong tempo" if r["wrong"] else ""}')  # fmt: skip
         m = {k: float(np.nanmedian([r[k] for r in rows])) for k in rows[0]}
         wrong = sum(r['wrong'] for r in rows)
         figures = ' '.join(f'{1e3 * m[k]:>{w}.1f}' for k, w in (('sd', 5), ('abs', 5), ('click_abs', 8)))
         print(f'{json.dumps(options):<60} {1e3 * m["mean"]:>+6.1f} {figures} {m["lock"]:>5.2f} {m["moved"]:>5.2f} '
-              f'{wrong:>3.0f}', flush=True)  # fmt: skip
+              f'{wrong:>5.0f} {1e3 * m["observed_sd"]:>6.1f}', flush=True)  # fmt: skip
 
 
 if __name__ == '__main__':

@@ -4,6 +4,8 @@ Topics:
     beats (musmove_msgs/Beat): PREDICTED beats steer the oscillator, one prediction per
         `estimated_at`, once the beat is locked (`gate_*`: evenly spaced OBSERVED beats that the
         predictions agreed with); OBSERVED beats open the gate and are the reference of the asynchrony.
+        Predictions with time_std at most `direct_std` (known music: the coming observed beats, 0) steer
+        the motion phase directly, onto each beat (`musmove.robot.schedule`); the oscillator is the fallback.
     joint_states (sensor_msgs/JointState, any reliability): the measured robot.
     gesture_phase (musmove_msgs/GesturePhase), with `follow_partner`: the partner's movement
         energy (1 - P(REST)) scales the dance, and a HOLD freezes it.
@@ -54,6 +56,7 @@ from musmove.robot.measurement import LatencyEstimator, MotionLog, live_asynchro
 from musmove.robot.moves import PANDA_HOME, PANDA_MOVES, Move
 from musmove.robot.oscillator import Oscillator
 from musmove.robot.safety import Watchdog
+from musmove.robot.schedule import BeatSchedule
 from musmove.robot.sim import panda_urdf
 from musmove_msgs.msg import Beat, CoordinationMetrics, GesturePhase
 
@@ -163,6 +166,13 @@ class RobotControllerNode(MusmoveNode):
         spacing = p('gate_spacing', 0.08, 'Largest deviation of a locked beat interval [fraction].', low=0.01, high=0.5)
         agreement = p('gate_agreement', 0.05, 'Largest locked beat - prediction [s].', low=0.005, high=0.2)
         self.hold = p('gate_hold', 2.0, 'Longest a tempo off by gate_spacing is not followed [s].', low=0.0, high=10.0)
+        self.direct_std = p(
+            'direct_std',
+            0.0,
+            'Predictions this precise steer the phase directly [s]; negative: never.',
+            low=-1.0,
+            high=0.1,
+        )
         min_bpm = p('min_bpm', 50.0, 'Slowest beat rate of the oscillator [BPM]; tempi are folded by octaves.')
         max_bpm = p('max_bpm', 150.0, 'Fastest beat rate of the oscillator [BPM].')
         self.timeout = p('watchdog_timeout', 0.5, 'Beats or joint states older than this send the robot home [s].')
@@ -279,6 +289,7 @@ class RobotControllerNode(MusmoveNode):
             watch_partner=self.follow_partner,
             gate=self.gate,
             hold=self.hold,
+            schedule=BeatSchedule(max_std=self.direct_std),
         )
         self.controller.energy = self.energy
         self.controller.watchdog.start()
@@ -465,6 +476,10 @@ class RobotControllerNode(MusmoveNode):
             return DiagnosticStatus.WARN, f'stale {", ".join(stale)}: going home', stale
         return DiagnosticStatus.OK, 'homing' if watchdog.homing else 'dancing', stale
 
+    def scheduled(self, t: float) -> bool:
+        """Whether precise (known) beats steer the motion phase directly at time `t`."""
+        return self.controller is not None and self.controller.schedule.active(t, self.oscillator)
+
     def publish_diagnostics(self, t: float) -> None:
         level, message, stale = self.state(t)
         estimator = self.latency_estimator
@@ -474,6 +489,7 @@ class RobotControllerNode(MusmoveNode):
             'lock_s': f'{self.gate.opened:.2f}' if self.gate.opened is not None else 'not locked',
             'latency_measured_ms': f'{estimator.target * 1e3:.1f}',
             'bpm': f'{self.oscillator.bpm:.1f}',
+            'phase_source': 'known beats' if self.scheduled(t) else 'oscillator',
             'dance_gain': f'{self.controller.watchdog.gain:.2f}' if self.controller else '0.00',
             'stale_inputs': ' '.join(stale),
             'asynchrony': str(self.result),

@@ -7,8 +7,9 @@ locked: the robot stays home, then the newest prediction sets phase and tempo at
 fades in over the watchdog's ramp. Once dancing, a prediction whose tempo (folded by octaves) is off the
 oscillator's by more than the gate's `spacing` does not steer: the oscillator keeps its tempo through a fill
 or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
-a new tempo, taken at once. A ROS node only has to call the `on_*` methods from its
-subscriptions and `step` from a timer at the control period.
+a new tempo, taken at once. Precise predictions (known music: the coming observed beats, time_std 0) set the
+command phase directly through a `BeatSchedule`, landing on each beat; the oscillator is the fallback. A ROS node
+only has to call the `on_*` methods from its subscriptions and `step` from a timer at the control period.
 """
 
 from collections.abc import Mapping
@@ -21,6 +22,7 @@ from musmove.robot.limits import JointLimits, Limiter
 from musmove.robot.moves import Dancer, Move
 from musmove.robot.oscillator import Oscillator
 from musmove.robot.safety import Watchdog
+from musmove.robot.schedule import BeatSchedule
 
 
 class DanceController:
@@ -40,8 +42,11 @@ class DanceController:
         watch_partner: bool = False,
         gate: LockGate | None = None,
         hold: float = 2.0,
+        schedule: BeatSchedule | None = None,
     ) -> None:
-        """Start at rest at the measured `position`; the dance begins with `start` once beats arrive."""
+        """Start at rest at the measured `position`; the dance begins with `start` once beats arrive.
+
+        `schedule` (default: known beats, time_std 0, steer directly) lands the motion on precise predictions."""
         self.dt = dt
         self.oscillator = oscillator or Oscillator()
         self.dancer = Dancer(limits, home, moves, move)
@@ -51,6 +56,7 @@ class DanceController:
         self.gate = gate
         self.prediction: tuple | None = None  # the newest prediction's arguments, applied when the gate opens
         self.hold, self.off_tempo = hold, None  # since when the predictions' tempo is off the oscillator's
+        self.schedule = schedule or BeatSchedule()
 
     def on_beats(
         self,
@@ -86,6 +92,7 @@ class DanceController:
                 osc.locked = False  # a new tempo: phase and tempo at once
             self.off_tempo = None
         if osc.update(t, beats, tempo, std, confidence):
+            self.schedule.predict(t, beats, tempo, std)
             self.watchdog.feed('beats', received)
 
     def on_observed(self, beat: float, received: float) -> None:
@@ -111,6 +118,11 @@ class DanceController:
         if self.gate is not None and self.gate.open and 'beats' in self.watchdog.stale(t):
             self.gate.close()
             osc.locked, self.off_tempo = False, None
+        before, start = osc.command_phase, osc.time
         osc.advance(t)
+        if start is not None and t > start and self.schedule.active(t, osc):
+            phase = self.schedule.command_phase(before, start + osc.latency, t - start, osc)
+            if phase is not None:
+                osc.phase = phase - osc.frequency * osc.latency
         target = self.dancer.target(osc.command_phase, osc.frequency, self.energy, self.dt)
         return self.watchdog.step(target, t)
