@@ -93,9 +93,10 @@ def test_a_joint_state_from_the_future_does_not_blind_the_controller(dancing):
     publisher = rogue.node.create_publisher(JointState, 'joint_states', qos_profile_sensor_data)
     future = JointState(name=NAMES, position=list(PANDA_HOME.values()))
     future.header.stamp = stamp(rogue.now() + HOUR)
-    publisher.publish(future)
+    # Best effort, as a driver publishes: sent until the controller says it refused it (one message was lost
+    # under load before the new publisher had matched the controller's subscription).
+    assert wait(lambda: publisher.publish(future) or 'ahead' in controller.stderr, 20)
     sent = rogue.now()
-    assert wait(lambda: 'ahead' in controller.stderr, 10)
     fresh = lambda: [v for t, v in rogue.received['diagnostics'] if t > sent + 2.0]  # noqa: E731
     assert wait(lambda: len(fresh()) >= 2, 10)
     assert status()['message'] == 'dancing' and 'joint_states' not in status()['stale_inputs']
