@@ -175,9 +175,18 @@ NODE_CASES = {  # node: [arguments after --ros-args]; {name} is a file of `files
         ['-p', 'max_stamp_lead:=0.0'],
         ['-p', 'mocap:=x'],
     ],
+    'partner_beat': [
+        ['-p', 'joint:=tail'],
+        ['-p', 'up:=[0.0, 0.0, 0.0]'],
+        ['-p', 'beats_per_cycle:=9'],
+        ['-p', 'min_bpm:=200.0'],
+        ['-p', 'window:=1.0'],
+    ],
 }
 
 VERB_CASES = [  # arguments of `musmove`
+    ['partner-beats', '--offsets', '/nonexistent/offsets.csv'],
+    ['partner-beats', '--offsets', '{txt}'],
     ['evaluate', '{not_a_bag}'],
     ['evaluate', '{txt}'],
     ['evaluate', '{empty_folder}'],

@@ -29,6 +29,7 @@ def start_arguments(name: str, wav: Path) -> list[str]:
         'synchronizer': list,
         'beat_tracker': list,
         'gesture_phase': list,
+        'partner_beat': list,
         'robot_controller': list,
         'robot_sim': list,
     }

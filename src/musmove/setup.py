@@ -13,6 +13,7 @@ NODES = {
     'audio_source': 'musmove.nodes.audio_source:main',
     'beat_tracker': 'musmove.nodes.beat_tracker:main',
     'gesture_phase': 'musmove.nodes.gesture_phase:main',
+    'partner_beat': 'musmove.nodes.partner_beat:main',
     'imu_source': 'musmove.nodes.imu_source:main',
     'mocap_source': 'musmove.nodes.mocap_source:main',
     'robot_controller': 'musmove.nodes.robot_controller:main',

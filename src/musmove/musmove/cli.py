@@ -103,6 +103,24 @@ def dance_offsets(args: argparse.Namespace) -> int:
     return 0
 
 
+def partner_beats(args: argparse.Namespace) -> int:
+    import csv
+
+    from musmove.evaluation.partner import evaluate, write
+
+    try:
+        with Path(args.offsets).open(newline='') as file:
+            offsets = {row['sequence']: row for row in csv.DictReader(file)}
+        results, event_phase = evaluate(offsets)
+    except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
+        raise SystemExit(f'musmove: error: {args.offsets}: {error}') from error
+    if not results:
+        raise SystemExit(f'musmove: error: {args.offsets}: no trusted sequence')
+    print(write(results, event_phase, Path(args.out)))
+    print(f'musmove partner-beats: table in {args.out}/ (partner.md, partner.csv)')
+    return 0
+
+
 def study(args: argparse.Namespace) -> int:
     from musmove.evaluation.study import run
 
@@ -319,6 +337,18 @@ def parser() -> argparse.ArgumentParser:
     offsets.add_argument('sequences', nargs='*', metavar='SEQUENCE', help='e.g. DANCE_W_1 (default: all 43)')
     offsets.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
     offsets.set_defaults(handler=dance_offsets)
+
+    partner = verbs.add_parser(
+        'partner-beats',
+        help="score the partner's causal movement beats on the trusted dance-melody sequences",
+        description="Track each trusted dance-melody dancer's movement cycle causally (musmove.beat.movement), "
+        'with the offsets measured by musmove dance-offsets applied, and score its tempo and beats against the '
+        "song's reference beats (musmove.evaluation.partner); write partner.md and partner.csv.",
+    )
+    partner.add_argument('--offsets', default='docs/dance/offsets.csv', metavar='CSV',
+                         help='offsets.csv of musmove dance-offsets (default: docs/dance/offsets.csv)')  # fmt: skip
+    partner.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
+    partner.set_defaults(handler=partner_beats)
 
     comparison = verbs.add_parser(
         'study',

@@ -150,6 +150,12 @@ ARGUMENTS = (
         'ONNX gesture-phase model for gesture_phase (path or name in share/musmove/models); none: no gesture_phase.',
     ),
     Argument(
+        'partner_beat',
+        'false',
+        "Run partner_beat: the partner's beats from their movement, on partner_beats.",
+        choices=BOOLEAN,
+    ),
+    Argument(
         'robot',
         'sim',
         'sim: robot_sim and robot_controller; real: robot_controller commanding robot_topic; none: no robot.',
@@ -187,6 +193,7 @@ NODES = (
     Node('synchronizer', COMMON, {**IMU, **MOCAP}),
     Node('beat_tracker', {**COMMON, 'model': 'beat_model'}),
     Node('gesture_phase', {**COMMON, 'model': 'gesture_model'}, condition=When('gesture_model', 'none', equal=False)),
+    Node('partner_beat', COMMON, condition=When('partner_beat', 'true')),
     Node('robot_sim', ROBOT, condition=When('robot', 'sim')),
     Node('robot_controller', ROBOT, condition=When('robot', 'none', equal=False)),
 )

@@ -24,7 +24,6 @@ from musmove_msgs.msg import Beat, GesturePhase, StreamStatus, SyncFrame
 
 NS = 10**9
 DOUBTFUL = (StreamStatus.GAP, StreamStatus.OUTLIER)
-MAX_POSITION = 1e4  # [m, or the recording's unit] joints further out are not a person
 MAX_GAP = round(0.5 * NS)  # a longer gap between frames restarts the model instead of stepping through it
 
 
@@ -90,19 +89,13 @@ class GesturePhaseNode(MusmoveNode):
         except validation.Rejected as error:
             self.reject('sync_frame', error)
             return
-        if not frame.joints:  # no motion capture (yet)
+        try:
+            positions = validation.sync_joints(frame, self.index)
+        except validation.Rejected as error:
+            self.reject('sync_frame', error)
+            return
+        if positions is None:  # no motion capture (yet), or STALE
             self.restart()
-            return
-        if len(frame.joints) <= max(self.index):
-            self.warn_limited('joints', f'sync_frame: {len(frame.joints)} joints, joint_names needs more; ignored')
-            return
-        poses = [frame.joints[i].position for i in self.index]
-        positions = np.array([[p.x, p.y, p.z] for p in poses])
-        if not np.isfinite(positions).all():  # STALE motion capture
-            self.restart()
-            return
-        if np.abs(positions).max() > MAX_POSITION:
-            self.reject('sync_frame', validation.Rejected('range', 'sync_frame: joint positions beyond 10 km'))
             return
         if self.previous is not None and stamp - self.previous[0] > MAX_GAP:  # a gap: start afresh, no catching up
             self.restart()

@@ -12,7 +12,7 @@ from sensor_msgs.msg import JointState
 from trajectory_msgs.msg import JointTrajectory
 
 from musmove.robot.limits import JointLimits
-from musmove_msgs.msg import AudioFrame, Beat, GesturePhase
+from musmove_msgs.msg import AudioFrame, Beat, GesturePhase, SyncFrame
 
 NS = 10**9
 AUDIO_RATES = (1_000, 384_000)  # plausible sample rates [Hz]; others are not audio
@@ -21,6 +21,7 @@ AUDIO_MAX_FRAME = 1.0  # [s] longest audio frame taken
 TEMPO_RANGE = (1.0, 1000.0)  # [BPM] a beat's tempo outside this is no tempo
 LIMIT_TOLERANCE = 1e-6  # [rad, rad/s] rounding allowed on a limit
 PREDICTION_HORIZON = 30.0  # [s] a predicted beat further ahead of its estimate than this is not a prediction
+MAX_POSITION = 1e4  # [m, or the recording's unit] joints further out are not a person
 
 
 class Rejected(ValueError):
@@ -94,6 +95,20 @@ def gesture_phase(message: GesturePhase) -> np.ndarray:
     if not math.isfinite(message.confidence):
         raise Rejected('non-finite', 'gesture_phase: non-finite confidence')
     return probabilities
+
+
+def sync_joints(frame: SyncFrame, index: list[int]) -> np.ndarray | None:
+    """Positions (len(index), 3) of the frame's joints `index`; None when its motion capture is absent or STALE."""
+    if not frame.joints:
+        return None
+    if len(frame.joints) <= max(index):
+        raise Rejected('joints', f'sync_frame: {len(frame.joints)} joints, joint_names needs {max(index) + 1}')
+    positions = np.array([[p.x, p.y, p.z] for p in (frame.joints[i].position for i in index)])
+    if not np.isfinite(positions).all():  # STALE motion capture is NaN
+        return None
+    if np.abs(positions).max() > MAX_POSITION:
+        raise Rejected('range', 'sync_frame: joint positions beyond 10 km')
+    return positions
 
 
 def joint_positions(message: JointState, joints: tuple[str, ...]) -> np.ndarray:

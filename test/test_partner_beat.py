@@ -1,0 +1,99 @@
+"""The partner's beat from movement: the tracker on a known cycle and on real dancers, and the node over DDS."""
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import Pose
+from ros_helpers import wait
+
+from musmove.beat.movement import MovementTracker
+from musmove.evaluation.partner import signal, track
+from musmove.sources.dance import BEATS_PER_BAR, FPS, dance_root
+from musmove_msgs.msg import Beat, SyncFrame
+
+OFFSETS = Path(__file__).resolve().parent.parent / 'docs' / 'dance' / 'offsets.csv'
+
+
+def test_the_tracker_finds_the_cycle_its_phase_and_the_beats_within_it():
+    fps, cycle = 25.0, 29.0 / 60  # a waltz bar: 87 BPM, three beats a cycle
+    t = np.arange(round(40 * fps)) / fps
+    rng = np.random.default_rng(0)
+    height = -0.04 * np.cos(2 * np.pi * cycle * (t - 0.3)) + 0.01 * np.cos(6 * np.pi * cycle * t)  # lowest at 0.3 + k/f
+    values = height + 0.005 * rng.standard_normal(len(t))  # the tracker takes the negated height: peak = lowest
+    tracker = MovementTracker(fps, beats_per_cycle=3, event_phase=0.25)
+    estimates = [e for e in (tracker.step(-v) for v in values) if e is not None]
+    assert estimates[0].frame == tracker.length - 1  # nothing before a full window
+    assert np.median([e.cycle_tempo for e in estimates]) == pytest.approx(29.0, rel=0.02)
+    assert np.median([e.tempo for e in estimates]) == pytest.approx(87.0, rel=0.02)
+    assert min(e.confidence for e in estimates) > 0.5
+    last = estimates[-1]
+    expected = ((last.frame / fps - 0.3) * cycle) % 1.0  # cycles since the last lowest point
+    assert abs((last.cycle_phase - expected + 0.5) % 1.0 - 0.5) < 0.03
+    beats = np.array([e.observed for e in estimates if e.observed is not None]) / fps
+    true = 0.3 + (np.arange(-1, 60) - 0.25) / (3 * cycle)  # a quarter beat before each third of the cycle
+    errors = np.abs(beats[:, None] - true[None, :]).min(axis=1)
+    assert len(beats) == pytest.approx((t[-1] - t[tracker.length - 1]) * 3 * cycle, abs=2)
+    assert np.percentile(errors, 90) < 0.04  # s
+
+
+def test_the_tracker_refuses_an_empty_tempo_range():
+    with pytest.raises(ValueError, match='min_bpm'):
+        MovementTracker(25.0, min_bpm=60.0, max_bpm=30.0)
+
+
+def trusted_waltzes() -> list[dict[str, str]]:
+    with OFFSETS.open(newline='') as file:
+        return [row for row in csv.DictReader(file) if row['trusted'] == 'True' and row['dance'] == 'waltz']
+
+
+def test_a_real_waltz_dancer_keeps_a_bar_cycle_the_tracker_follows():
+    try:
+        dance_root()
+    except FileNotFoundError as error:
+        pytest.skip(f'needs the dance-melody data set: {error}')
+    for row in trusted_waltzes():  # reference: the tempo of the song's beats in docs/dance/offsets.csv
+        tempi, beats = track(signal(row['sequence']), BEATS_PER_BAR['waltz'])
+        bar = float(row['tempo']) / 3 * float(row['scale_a'])  # on the motion's clock
+        near = np.abs(tempi[np.isfinite(tempi)] / bar - 1) <= 0.04
+        assert near.mean() > 0.5, f'{row["sequence"]}: the bar cycle in {near.mean():.0%} of the frames'
+        tracked = np.isfinite(tempi).sum() / FPS  # s after the first window
+        assert 60 * len(beats) / tracked == pytest.approx(3 * bar, rel=0.25)  # 13-21 % of the beats missed today
+
+
+def spine_frame(t: float, height: float, joints: int = 6) -> SyncFrame:
+    frame = SyncFrame(joints=[Pose() for _ in range(joints)])
+    frame.header.stamp.sec, frame.header.stamp.nanosec = divmod(round(t * 1e9), 10**9)
+    for j, pose in enumerate(frame.joints):
+        pose.position.x, pose.position.y = 0.1 * j, 1.0 + height
+    return frame
+
+
+def test_the_node_follows_a_bouncing_partner_and_survives_bad_frames(rogue, node_process):
+    received = rogue.record(Beat, 'partner_beats')
+    publisher = rogue.node.create_publisher(SyncFrame, 'sync_frame', 20)
+    node = node_process('partner_beat', '-p', 'beats_per_cycle:=2', '-p', 'window:=4.0')
+    hostile = {'on': False}
+
+    def publish() -> None:  # the synchronized partner at 43 Hz: the spine lowest at t = 0.5 s modulo 1 s
+        t = rogue.now()
+        publisher.publish(spine_frame(t, -0.05 * math.cos(2 * math.pi * (t - 0.5))))
+        if hostile['on']:
+            publisher.publish(spine_frame(t + 0.001, 1e6))  # beyond 10 km
+            publisher.publish(spine_frame(t + 3600, 0.0))  # an hour ahead
+            publisher.publish(spine_frame(t + 0.002, 0.0, joints=2))  # too few joints for joint_names
+
+    rogue.node.create_timer(1 / 43, publish)
+    observed = lambda after=0.0: [m for t, m in received if m.kind == Beat.OBSERVED and t > after]  # noqa: E731
+    assert wait(lambda: len(observed()) >= 6, 60), node.stderr
+    predicted = [m.tempo for _, m in received if m.kind == Beat.PREDICTED][-10:]
+    assert np.median(predicted) == pytest.approx(120.0, rel=0.03)  # one cycle a second, two beats a cycle
+    times = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in observed()[-4:]])
+    assert np.abs((times + 0.25) % 0.5 - 0.25).max() < 0.03  # on the lowest points and half way between
+    hostile['on'] = True
+    since = rogue.now()
+    assert wait(lambda: all(w in node.stderr for w in ('beyond 10 km', 'ahead', 'joints')), 20), node.stderr
+    assert wait(lambda: len(observed(since)) >= 4, 30), 'the bad frames stopped the partner beats'
+    assert node.popen.poll() is None and 'Traceback' not in node.stderr
