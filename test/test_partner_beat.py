@@ -97,3 +97,56 @@ def test_the_node_follows_a_bouncing_partner_and_survives_bad_frames(rogue, node
     assert wait(lambda: all(w in node.stderr for w in ('beyond 10 km', 'ahead', 'joints')), 20), node.stderr
     assert wait(lambda: len(observed(since)) >= 4, 30), 'the bad frames stopped the partner beats'
     assert node.popen.poll() is None and 'Traceback' not in node.stderr
+
+
+def test_a_partners_tempo_decides_the_metrical_level_of_the_audio_tracker():
+    from musmove.beat.tracking import BeatTracker
+
+    fps = 43.07
+    t = np.arange(round(30 * fps)) / fps
+    phase = (t * 174 / 60) % 1.0  # equal onsets at 174 BPM: eighth notes of a 87 BPM waltz
+    activation = np.exp(-0.5 * (np.minimum(phase, 1 - phase) * 60 / 174 / 0.015) ** 2)
+
+    def tempo(evidence: float | None) -> float:
+        tracker = BeatTracker(fps)
+        tracker.tempo_evidence(evidence)
+        beats = [e.observed for e in (tracker.step(a) for a in activation) if e.observed is not None]
+        return 60 * fps / float(np.median(np.diff(beats[-10:])))
+
+    assert tempo(None) == pytest.approx(174, rel=0.03)  # the music alone: the faster level
+    assert tempo(87.0) == pytest.approx(87, rel=0.03)  # the dancer's bar cycle times three: the beat
+    assert tempo(float('nan')) == pytest.approx(174, rel=0.03)  # no evidence: as without
+
+
+def test_beat_tracker_takes_the_metrical_level_from_the_partner(rogue, node_process, tmp_path):
+    import soundfile
+
+    from musmove.beat.tracking import BeatTracker
+    from musmove.evaluation.beats import FPS, RATE, activation
+
+    audio = np.zeros(40 * RATE, dtype=np.float32)
+    burst = np.random.default_rng(0).normal(0, 0.5, round(0.01 * RATE)).astype(np.float32)
+    for k, start in enumerate(np.arange(0, 39.5, 0.5)):  # a click every half second, every other one 26 dB down
+        audio[round(start * RATE) : round(start * RATE) + len(burst)] += burst * (1.0 if k % 2 == 0 else 0.05)
+    wav = tmp_path / 'clicks.wav'
+    soundfile.write(wav, audio, RATE)
+    alone = BeatTracker(FPS)  # the music alone, offline: the clicks, 120 BPM
+    beats = [e.observed for e in (alone.step(a) for a in activation(audio)[:, 0]) if e.observed is not None]
+    assert 60 * FPS / np.median(np.diff(beats[-8:])) == pytest.approx(120, rel=0.04)
+
+    received = rogue.record(Beat, 'beats')
+    partner = rogue.node.create_publisher(Beat, 'partner_beats', 50)
+
+    def dancer() -> None:  # a partner moving at half the clicks' rate: one beat a second
+        beat = Beat(kind=Beat.PREDICTED, tempo=60.0, confidence=0.8, phase=0.0)
+        beat.header.stamp = beat.estimated_at = rogue.node.get_clock().now().to_msg()
+        partner.publish(beat)
+
+    rogue.node.create_timer(0.1, dancer)
+    node_process('beat_tracker', '-p', 'partner_tempo:=true')
+    assert wait(lambda: partner.get_subscription_count() >= 1, 60)
+    node_process('audio_source', '-p', f'file:={wav}', '-p', 'wait_for_subscribers:=1')
+    observed = lambda: [m for _, m in received if m.kind == Beat.OBSERVED]  # noqa: E731
+    assert wait(lambda: len(observed()) >= 20, 60)
+    times = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in observed()[-8:]])
+    assert 60 / np.median(np.diff(times)) == pytest.approx(60, rel=0.04)  # with the dancer: the strong clicks

@@ -114,8 +114,6 @@ def partner_beats(args: argparse.Namespace) -> int:
         results, event_phase = evaluate(offsets)
     except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
         raise SystemExit(f'musmove: error: {args.offsets}: {error}') from error
-    if not results:
-        raise SystemExit(f'musmove: error: {args.offsets}: no trusted sequence')
     print(write(results, event_phase, Path(args.out)))
     print(f'musmove partner-beats: table in {args.out}/ (partner.md, partner.csv)')
     return 0

@@ -152,8 +152,9 @@ ARGUMENTS = (
     Argument(
         'partner_beat',
         'false',
-        "Run partner_beat: the partner's beats from their movement, on partner_beats.",
+        "Run partner_beat (the partner's beats from their movement) and weigh beat_tracker's tempo by them.",
         choices=BOOLEAN,
+        value_type=bool,
     ),
     Argument(
         'robot',
@@ -191,7 +192,7 @@ NODES = (
     Node('imu_source', {**REPLAY, 'file': 'imu_file'}, IMU, When('imu_file', '', equal=False), respawn=True),
     Node('mocap_source', {**REPLAY, 'file': 'mocap_file'}, MOCAP, When('mocap_file', '', equal=False), respawn=True),
     Node('synchronizer', COMMON, {**IMU, **MOCAP}),
-    Node('beat_tracker', {**COMMON, 'model': 'beat_model'}),
+    Node('beat_tracker', {**COMMON, 'model': 'beat_model', 'partner_tempo': 'partner_beat'}),
     Node('gesture_phase', {**COMMON, 'model': 'gesture_model'}, condition=When('gesture_model', 'none', equal=False)),
     Node('partner_beat', COMMON, condition=When('partner_beat', 'true')),
     Node('robot_sim', ROBOT, condition=When('robot', 'sim')),

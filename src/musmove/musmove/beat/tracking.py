@@ -85,6 +85,16 @@ class BeatTracker:
         self.recent = np.zeros(self.lookahead + 3)  # the latest activations, newest last
         self.observed: list[float] = []
         self.salience_fast = self.salience_slow = 0.0
+        self.evidence: np.ndarray | None = None  # another modality's tempo, weighing each beat's period
+
+    def tempo_evidence(self, bpm: float | None, octaves: float = 0.1, floor: float = 0.05) -> None:
+        """Weigh every period chosen at a beat by another modality's tempo `bpm` (a partner's movement
+        beats): a log-normal of width `octaves` about it, never below `floor`, until the next call; None: none."""
+        if bpm is None or not np.isfinite(bpm) or bpm <= 0:
+            self.evidence = None
+            return
+        distance = np.log2(60 * self.fps / self.periods / bpm) / octaves
+        self.evidence = floor + (1 - floor) * np.exp(-0.5 * distance**2)
 
     def step(self, activation: float) -> Estimate:
         """Take the next frame's beat activation (in [0, 1]); return the estimate after it."""
@@ -92,6 +102,8 @@ class BeatTracker:
         moved = np.empty_like(self.belief)
         moved[1:] = self.belief[:-1]  # position + 1 within each period block
         moved[self.first] = self.belief[self.last] @ self.transition  # a beat ends: maybe a new period
+        if self.evidence is not None:
+            moved[self.first] *= self.evidence
         a = float(np.clip(activation, 1e-6, 1 - 1e-6))
         self.recent[:-1] = self.recent[1:]
         self.recent[-1] = a

@@ -7,6 +7,10 @@ Topics:
         observed beat and every `prediction_period` seconds. With audio stamped ahead of this
         node's clock (known music: audio_source `lookahead`), a prediction also carries the newest
         observed beat while it is still ahead of the clock (time_std 0, its index): it is known.
+    partner_beats (musmove_msgs/Beat; with `partner_tempo`): the partner's movement beats (partner_beat).
+        A PREDICTED one of at least `partner_min_confidence` weighs the tracker's tempo toward its tempo
+        (`BeatTracker.tempo_evidence`: the dancer decides the metrical level) until `partner_timeout`
+        passes on this node's clock without another.
 
 The beat and downbeat activations come from the ONNX model `model` (`musmove.beat.model`), or, with
 `model` empty or when the audio is not in the model's format, from the spectral-flux DSP fallback
@@ -24,7 +28,7 @@ import numpy as np
 from musmove.beat import model as beat_model
 from musmove.beat.tracking import BarTracker, BeatTracker, Estimate
 from musmove.models import ModelError
-from musmove.nodes import AUDIO_QOS, ConfigurationError, MusmoveNode, spin
+from musmove.nodes import AUDIO_QOS, ConfigurationError, MusmoveNode, spin, validation
 from musmove.nodes.validation import Rejected, audio_samples, not_ahead, stamp_ns
 from musmove_msgs.msg import AudioFrame, Beat
 
@@ -58,8 +62,17 @@ class BeatTrackerNode(MusmoveNode):
             self.onnx = beat_model.OnnxBeatModel(self.model) if self.model not in ('', 'none') else None
         except ModelError as error:
             raise ConfigurationError(f'model: {error}') from error
+        partner = p('partner_tempo', False, "Weigh the tempo by the partner's movement beats (partner_beats).")
+        self.partner_confidence = p(
+            'partner_min_confidence', 0.3, 'Partner beats count from this confidence on.', low=0.0, high=1.0
+        )
+        timeout = p('partner_timeout', 2.0, 'Partner beats older than this count for nothing [s].', above=0.0)
+        self.partner_timeout = round(NS * timeout)
+        self.partner: tuple[float, int] | None = None  # tempo and arrival (this node's clock) of the newest
         self.publisher = self.create_publisher(Beat, 'beats', 20)
         self.create_subscription(AudioFrame, 'audio', self.on_audio, AUDIO_QOS)
+        if partner:
+            self.create_subscription(Beat, 'partner_beats', self.on_partner, 50)
         self.tracker: BeatTracker | None = None
         self.format: tuple[int, int] | None = None  # (sample rate, frame size) the tracker runs at
         self.other_format: tuple[tuple[int, int], int] | None = None  # another format and its frames in a row
@@ -97,6 +110,15 @@ class BeatTrackerNode(MusmoveNode):
         self.format, self.other_format = new, None
         self.start(frame, hop)
 
+    def on_partner(self, message: Beat) -> None:
+        try:
+            validation.beat(message)
+        except Rejected as error:
+            self.reject('partner_beats', error)
+            return
+        if message.kind == Beat.PREDICTED and message.confidence >= self.partner_confidence:
+            self.partner = (float(message.tempo), self.clock_ns())
+
     def on_audio(self, frame: AudioFrame) -> None:
         try:
             mono = np.nan_to_num(audio_samples(frame))
@@ -122,6 +144,8 @@ class BeatTrackerNode(MusmoveNode):
         self.last_index, self.last_stamp = frame.frame_index, stamp
         beat, downbeat = self.activation(mono)
         self.downbeats.append(downbeat)
+        fresh = self.partner is not None and self.clock_ns() - self.partner[1] <= self.partner_timeout
+        self.tracker.tempo_evidence(self.partner[0] if fresh else None)
         estimate = self.tracker.step(beat)
         self.publish(estimate, stamp, frame.header.frame_id)
 
