@@ -230,6 +230,7 @@ VERB_CASES = [  # arguments of `musmove`
     ['run', 'no_such_node'],
     ['demo', '--duration', '-5'],
     ['demo', '--lookahead', '2'],
+    ['demo', '--mode', 'dance'],
     ['eval-beats', '--dataset', 'mix', '--split', 'validation'],
     ['record', '--linger', '-1'],
     ['study', '--limit', '0'],

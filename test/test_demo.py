@@ -15,11 +15,12 @@ SECONDS = 15
 
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
-    """The demo as on a fresh clone with no shared data sets beside it: on the data shipped in the repository alone."""
+    """The demo as on a fresh clone with no shared data sets beside it: on the data shipped in the repository alone;
+    both modes, live then known music."""
     out = tmp_path_factory.mktemp('demo')
     command = ['musmove', 'demo', '--duration', str(SECONDS), '--out', str(out)]
     nowhere = {**os.environ, 'MUSMOVE_DATA': str(tmp_path_factory.mktemp('no_shared_data'))}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=nowhere)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=nowhere)
     assert result.returncode == 0, result.stdout + result.stderr + (out / 'launch.log').read_text()
     assert 'uci_c3_30s_raw.csv' in result.stdout  # the bundled partner
     return result.stdout, out
@@ -27,6 +28,22 @@ def demo(tmp_path_factory):
 
 def summary_lines(stdout: str) -> list[list[str]]:
     return [line.split() for line in stdout.splitlines() if line.startswith('  ') and not line.startswith('  musmove')]
+
+
+def table_cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip(' |').split(' | ')]
+
+
+def test_both_modes_are_run_and_shown_side_by_side(demo):
+    stdout, out = demo
+    both = stdout.split('musmove demo: both modes')[1].splitlines()[1:5]
+    header, _, *rows = [table_cells(line) for line in both]
+    modes = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
+    assert set(modes) == {'live', 'known'}, stdout
+    for cells in modes.values():
+        robot = [float(v) for v in cells['robot asynchrony mean / SD / mean abs. (ms)'].split(' / ')]
+        assert abs(robot[0]) < 120 and robot[2] < 150, stdout  # loose: a loaded machine; the report has the figures
+    assert (out / 'known' / 'report' / 'report.md').stat().st_size > 0
 
 
 def test_the_live_graph_synchronizes_the_streams_and_tracks_the_beat(demo):
@@ -45,8 +62,7 @@ def test_the_live_graph_synchronizes_the_streams_and_tracks_the_beat(demo):
 
 def test_the_recorded_session_is_evaluated(demo):
     stdout, out = demo
-    header, _, row = ([cell.strip() for cell in line.strip(' |').split(' | ')] for line in stdout.splitlines()
-                      if line.startswith('| '))  # fmt: skip
+    header, _, row = [table_cells(line) for line in stdout.splitlines() if line.startswith('| ')][:3]  # live mode
     cells = dict(zip(header, row, strict=True))
     assert float(cells['beat F-measure (%)']) > 80, stdout
     assert float(cells['gesture accuracy (%)']) > 40  # the shipped model saw this recording in training

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 def demo(args: argparse.Namespace) -> int:
     from musmove.demo import run_demo
 
-    return run_demo(duration=args.duration, out=Path(args.out), lookahead=args.lookahead)
+    return run_demo(duration=args.duration, out=Path(args.out), mode=args.mode, lookahead=args.lookahead)
 
 
 def launch(args: argparse.Namespace) -> int:
@@ -221,11 +221,18 @@ def parser() -> argparse.ArgumentParser:
         help='stop after S seconds (default: the whole recording)',
     )
     demo_verb.add_argument(
+        '--mode',
+        choices=('live', 'known', 'both'),
+        default='both',
+        help='live (causal, as from a microphone), known (the file published ahead of playback) or both, one '
+        'after the other, side by side at the end (default: both)',
+    )
+    demo_verb.add_argument(
         '--lookahead',
-        type=number(float, low=0.0, high=0.75),
-        default=0.0,
+        type=number(float, low=0.01, high=0.75),
+        default=0.3,
         metavar='S',
-        help='known-music mode: the audio is published S s before it is heard (default 0: live, causal)',
+        help='known mode: the audio is published S s before it is heard (default 0.3)',
     )
     demo_verb.set_defaults(handler=demo)
 

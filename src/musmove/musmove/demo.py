@@ -93,10 +93,14 @@ def partner_recording() -> Path:
     return path if path is not None and path.is_file() else bundled(DEMO_MOCAP_EXCERPT)
 
 
-def run_demo(duration: float | None = None, out: Path = Path('musmove_demo'), lookahead: float = 0.0) -> int:
-    """Run the demo into `out` (bag, report, launch log); return 0 when the graph ran and stopped cleanly.
+def run_demo(
+    duration: float | None = None, out: Path = Path('musmove_demo'), mode: str = 'both', lookahead: float = 0.3
+) -> int:
+    """Run the demo into `out` (bag, report, launch log; the second mode in `out`/known); 0 when the graph ran
+    and stopped cleanly in every mode.
 
-    `lookahead` > 0: known-music mode (audio_source publishes the file that far before it is heard).
+    `mode`: live (the default of the graph: causal, as from a microphone), known (audio_source publishes the file
+    `lookahead` s before it is heard) or both, one after the other, their figures side by side at the end.
     """
     midi = bundled(DEMO_MIDI)
     print(f'musmove demo: rendering {midi.name} (Groove MIDI, CC BY 4.0) with fluidsynth')
@@ -104,6 +108,28 @@ def run_demo(duration: float | None = None, out: Path = Path('musmove_demo'), lo
     mocap = partner_recording()
     print(f'musmove demo: audio {wav.name}; partner (motion capture, virtual wrist IMU) {mocap} (UCI, CC BY 4.0)')
     seconds = soundfile.info(str(wav)).duration if duration is None else duration
+    modes = ['live', 'known'] if mode == 'both' else [mode]
+    tables = {}
+    for name in modes:
+        ahead = lookahead if name == 'known' else 0.0
+        what = 'causal, as from a microphone' if name == 'live' else f'the audio published {ahead:g} s before heard'
+        print(f'musmove demo: {name} mode ({what})')
+        folder = out if name == modes[0] else out / name
+        status, tables[name] = run_mode(midi, wav, mocap, seconds, folder, ahead)
+        if status != 0:
+            return status
+    if len(tables) > 1:
+        header, rule, _ = tables[modes[0]]
+        print('musmove demo: both modes (robot vs the performed beats; the human references below)')
+        print(
+            '\n'.join([f'| mode {header}', f'| --- {rule}', *(f'| {name} {rows[2]}' for name, rows in tables.items())])
+        )
+    print(human_references())
+    return 0
+
+
+def run_mode(midi: Path, wav: Path, mocap: Path, seconds: float, out: Path, lookahead: float) -> tuple[int, list]:
+    """One run of the graph into `out`; its exit status and the lines of its summary table."""
     shutil.rmtree(out / 'bag', ignore_errors=True)  # the last demo's
     out.mkdir(parents=True, exist_ok=True)
     begin = time.time() + STARTUP
@@ -121,15 +147,15 @@ def run_demo(duration: float | None = None, out: Path = Path('musmove_demo'), lo
     if status != 0:
         errors = [line for line in (out / 'launch.log').read_text().splitlines() if 'error' in line.lower()]
         print('\n'.join(['musmove demo: the graph failed:', *errors[-5:]]))
-        return status
+        return status, []
     print(f'musmove demo: the graph stopped cleanly; evaluating the bag as\n  musmove evaluate {out / "bag"} '
           f'--beats {midi} --gestures {mocap} --start-time {begin:.6f} --out {out / "report"}')  # fmt: skip
     session = evaluate(out / 'bag', midi, mocap, begin)
     text = report(session, out / 'bag', out / 'report')
-    print(text[text.index('|') : text.index('\n\n', text.index('|'))])
-    print(human_references())
+    table = text[text.index('|') : text.index('\n\n', text.index('|'))]
+    print(table)
     print(f'musmove demo: report and plots in {out / "report"}/, the bag in {out / "bag"}/')
-    return status
+    return status, table.splitlines()
 
 
 def human_references() -> str:

@@ -132,15 +132,15 @@ class SynchronizerNode(MusmoveNode):
         self.normalizer: RunningNormalizer | None = None
         self.offsets: dict[str, tuple[float, float]] = {}
 
-        sensor = SENSOR_QOS
-        self.create_subscription(AudioFrame, 'audio', self.on_audio, AUDIO_QOS)
+        sensor, subscribe = SENSOR_QOS, self.create_draining_subscription  # no stream lags the others under load
+        subscribe(AudioFrame, 'audio', self.on_audio, AUDIO_QOS)
         for stream in self.imu_streams:
-            self.create_subscription(Imu, stream.name, lambda m, s=stream: self.on_imu(s, m), sensor)
+            subscribe(Imu, stream.name, lambda m, s=stream: self.on_imu(s, m), sensor)
         for stream in self.pose_streams:
-            self.create_subscription(PoseStamped, stream.name, lambda m, s=stream: self.on_pose(s, m), sensor)
+            subscribe(PoseStamped, stream.name, lambda m, s=stream: self.on_pose(s, m), sensor)
         self.mocap_topic = mocap_topics[0] if mocap_type == 'PoseArray' and mocap_topics else ''
         if self.mocap_topic:
-            self.create_subscription(PoseArray, self.mocap_topic, self.on_pose_array, sensor)
+            subscribe(PoseArray, self.mocap_topic, self.on_pose_array, sensor)
         self.publisher = self.create_publisher(SyncFrame, 'sync_frame', 20)
         self.diagnostics = self.create_publisher(DiagnosticArray, 'diagnostics', 10)
         self.create_timer(0.01, self.publish_ready)
