@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import rclpy
 import yaml
 from ament_index_python.packages import get_package_prefix
 from rcl_interfaces.srv import GetParameters, ListParameters
@@ -159,3 +160,27 @@ def test_audio_source_rejects_bad_parameters_in_one_line(node_process, arguments
     assert process.popen.wait(timeout=30) == 2
     errors = process.stderr.strip().splitlines()
     assert len(errors) == 1 and message in errors[0], process.stderr
+
+
+def test_a_draining_subscription_takes_its_whole_queue_in_one_wait(ros_node):
+    """The synchronizer's inputs: rclpy's executor takes one message per subscription per wait, so a fast stream
+    on a starved machine falls behind the slower ones; a draining subscription takes all that is queued."""
+    from rclpy.duration import Duration
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+    from musmove.nodes import MusmoveNode
+    from musmove_msgs.msg import Beat
+
+    qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
+    node, received = MusmoveNode('drainer'), []
+    try:
+        node.create_draining_subscription(Beat, 'drained', received.append, qos)
+        publisher = ros_node.create_publisher(Beat, 'drained', qos)
+        assert wait_for(lambda: publisher.get_subscription_count() >= 1, ros_node, timeout=30)
+        for index in range(50):
+            publisher.publish(Beat(index=index))
+        assert publisher.wait_for_all_acked(Duration(seconds=10))  # all 50 are in the reader's queue
+        rclpy.spin_once(node, timeout_sec=5)  # one wait of the executor
+        assert [beat.index for beat in received] == list(range(50))
+    finally:
+        node.destroy_node()
