@@ -119,7 +119,7 @@ def run_demo(
         if status != 0:
             return status
     if len(tables) > 1:
-        header, rule, _ = tables[modes[0]]
+        header, rule = tables[modes[0]][:2]
         print('musmove demo: both modes (robot vs the performed beats; the human references below)')
         print(
             '\n'.join([f'| mode {header}', f'| --- {rule}', *(f'| {name} {rows[2]}' for name, rows in tables.items())])
