@@ -56,16 +56,18 @@ def call(ros_node, service_type, service: str, request):
         ros_node.destroy_client(client)
 
 
-def declared_parameters(ros_node, name: str) -> set[str]:
+def declared_parameters(ros_node, name: str, namespace: str = '') -> set[str]:
     """The parameters a running node declared (as `ros2 param list` shows them), less rclpy's own."""
-    names = call(ros_node, ListParameters, f'/{name}/list_parameters', ListParameters.Request()).result.names
+    request = ListParameters.Request()
+    names = call(ros_node, ListParameters, f'{namespace}/{name}/list_parameters', request).result.names
     return set(names) - {'use_sim_time', 'start_type_description_service'}
 
 
-def parameter_values(ros_node, name: str) -> dict:
+def parameter_values(ros_node, name: str, namespace: str = '') -> dict:
     """Every documented parameter of a running node, read in one GetParameters call."""
     names = sorted(documented_parameters(name))
-    values = call(ros_node, GetParameters, f'/{name}/get_parameters', GetParameters.Request(names=names)).values
+    request = GetParameters.Request(names=names)
+    values = call(ros_node, GetParameters, f'{namespace}/{name}/get_parameters', request).values
     assert len(values) == len(names), 'a parameter without a value hides all of them from GetParameters'
     return {key: parameter_value_to_python(value) for key, value in zip(names, values, strict=True)}
 
@@ -86,16 +88,19 @@ def test_nodes_are_installed():
 
 @pytest.mark.parametrize('name', NODES)
 def test_node_starts_joins_graph_and_stops_on_sigint(name, ros_node, node_process, groove_wav):
-    process = node_process(name, '--params-file', str(CONFIG), *start_arguments(name, groove_wav))
+    # In a namespace of its own: a node of the same name another test killed stays in the graph until its lease ends.
+    space = '/node_under_test'
+    arguments = ('--params-file', str(CONFIG), '-r', f'__ns:={space}', *start_arguments(name, groove_wav))
+    process = node_process(name, *arguments)
 
     def in_graph() -> bool:
-        return (name, '/') in ros_node.get_node_names_and_namespaces()
+        return (name, space) in ros_node.get_node_names_and_namespaces()
 
     assert wait_for(in_graph, ros_node, timeout=30), f'{name} never appeared in the graph: {process.stderr}'
     assert process.popen.poll() is None
-    assert declared_parameters(ros_node, name) == documented_parameters(name)
+    assert declared_parameters(ros_node, name, space) == documented_parameters(name)
     overridden = set(start_arguments(name, groove_wav)[1::2])
-    for key, value in parameter_values(ros_node, name).items():  # what `ros2 param dump` reads
+    for key, value in parameter_values(ros_node, name, space).items():  # what `ros2 param dump` reads
         if not any(argument.startswith(f'{key}:=') for argument in overridden):
             assert value == documented_values(name)[key], key
     assert process.interrupt() == 0
