@@ -66,10 +66,7 @@ class PartnerBeatNode(MusmoveNode):
 
     def on_frame(self, frame: SyncFrame) -> None:
         try:
-            stamp = validation.not_ahead(
-                'sync_frame', validation.stamp_ns(frame.header), self.clock_ns(), self.max_lead
-            )
-            positions = validation.sync_joints(frame, self.index)
+            stamp, positions = validation.sync_joints(frame, self.index, self.clock_ns(), self.max_lead)
         except validation.Rejected as error:
             self.reject('sync_frame', error)
             return

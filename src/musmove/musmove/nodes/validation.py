@@ -97,18 +97,20 @@ def gesture_phase(message: GesturePhase) -> np.ndarray:
     return probabilities
 
 
-def sync_joints(frame: SyncFrame, index: list[int]) -> np.ndarray | None:
-    """Positions (len(index), 3) of the frame's joints `index`; None when its motion capture is absent or STALE."""
+def sync_joints(frame: SyncFrame, index: list[int], now: int, lead: float) -> tuple[int, np.ndarray | None]:
+    """The frame's stamp [ns], at most `lead` s ahead of `now` [ns], and the positions (len(index), 3) of its joints
+    `index`, None when its motion capture is absent or STALE."""
+    stamp = not_ahead('sync_frame', stamp_ns(frame.header), now, lead)
     if not frame.joints:
-        return None
+        return stamp, None
     if len(frame.joints) <= max(index):
         raise Rejected('joints', f'sync_frame: {len(frame.joints)} joints, joint_names needs {max(index) + 1}')
     positions = np.array([[p.x, p.y, p.z] for p in (frame.joints[i].position for i in index)])
     if not np.isfinite(positions).all():  # STALE motion capture is NaN
-        return None
+        return stamp, None
     if np.abs(positions).max() > MAX_POSITION:
         raise Rejected('range', 'sync_frame: joint positions beyond 10 km')
-    return positions
+    return stamp, positions
 
 
 def joint_positions(message: JointState, joints: tuple[str, ...]) -> np.ndarray:
