@@ -22,7 +22,7 @@ settings (width 0.1 octave, floor 0.05, confidence 0.3) were set before any figu
 """
 
 import csv
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +158,7 @@ def prepare(seq: DanceSequence, row: dict[str, str]) -> Run:
     run = Run(seq, music(seq), values, float(row['scale_a']), float(row['lag_a']), np.array([]))
     _, peaks = track(values, 1)
     phases = beat_phase(run.song_time(peaks), run.music.beats) % 1.0 if len(peaks) else np.array([])
-    return Run(run.seq, run.music, values, run.scale, run.lag, phases)
+    return replace(run, phases=phases)
 
 
 def score(run: Run, event_phase: float) -> PartnerResult:
