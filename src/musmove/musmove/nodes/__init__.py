@@ -56,6 +56,7 @@ class MusmoveNode(Node):
         super().__init__(name, **kwargs)
         self.finished = Future()
         self._warned: dict[str, tuple[float, int]] = {}
+        self._draining: list[Callable[[], None]] = []  # take what is queued on each draining subscription
 
     def parameter(
         self,
@@ -100,8 +101,7 @@ class MusmoveNode(Node):
         """
         subscription: Subscription | None = None
 
-        def drain(message: Any) -> None:
-            callback(message)
+        def take_queued() -> None:
             for _ in range(limit):
                 try:
                     with subscription.handle:
@@ -112,8 +112,19 @@ class MusmoveNode(Node):
                     return
                 callback(taken[0])
 
+        def drain(message: Any) -> None:
+            callback(message)
+            take_queued()
+
         subscription = self.create_subscription(kind, topic, drain, qos)
+        self._draining.append(take_queued)
         return subscription
+
+    def take_queued(self) -> None:
+        """Take what is queued on every draining subscription now: before a decision that waits for all of them
+        (a starved executor may not have run their callbacks yet)."""
+        for take in self._draining:
+            take()
 
     def clock_ns(self) -> int:
         """The node's clock now [ns]: what received stamps and staleness are judged against."""

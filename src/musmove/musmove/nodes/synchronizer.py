@@ -246,6 +246,7 @@ class SynchronizerNode(MusmoveNode):
 
     # --- outputs ------------------------------------------------------------------------
     def publish_ready(self) -> None:
+        self.take_queued()  # every sample already delivered counts before a frame's wait runs out
         now = self.now()
         for frame in self.sync.ready(now):
             self.publisher.publish(self.message(frame))
