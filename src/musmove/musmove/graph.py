@@ -152,7 +152,7 @@ ARGUMENTS = (
     Argument(
         'partner_beat',
         'false',
-        "Run partner_beat (the partner's beats from their movement) and weigh beat_tracker's tempo by them.",
+        "Run partner_beat (the partner's beats from their movement): beat_tracker's tempo and the robot follow them.",
         choices=BOOLEAN,
         value_type=bool,
     ),
@@ -196,7 +196,11 @@ NODES = (
     Node('gesture_phase', {**COMMON, 'model': 'gesture_model'}, condition=When('gesture_model', 'none', equal=False)),
     Node('partner_beat', COMMON, condition=When('partner_beat', 'true')),
     Node('robot_sim', ROBOT, condition=When('robot', 'sim')),
-    Node('robot_controller', ROBOT, condition=When('robot', 'none', equal=False)),
+    Node(
+        'robot_controller',
+        {**ROBOT, 'follow_partner_beats': 'partner_beat'},
+        condition=When('robot', 'none', equal=False),
+    ),
 )
 
 PROCESSES = (

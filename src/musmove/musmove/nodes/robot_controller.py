@@ -9,6 +9,11 @@ Topics:
     joint_states (sensor_msgs/JointState, any reliability): the measured robot.
     gesture_phase (musmove_msgs/GesturePhase), with `follow_partner`: the partner's movement
         energy (1 - P(REST)) scales the dance, and a HOLD freezes it.
+    partner_beats (musmove_msgs/Beat), with `follow_partner_beats`: the partner's movement beats
+        (partner_beat), a second beat source with a lock gate of its own, blended with the music's by
+        confidence times `partner_weight` (`musmove.robot.beat_sources`): the robot keeps time with its
+        partner when the music is quiet or ambiguous. Their PREDICTED beats carry no spread: they steer
+        with `partner_std`.
     trajectory_topic (trajectory_msgs/JointTrajectory): each control period, the new command as a
         point reached one period after the trajectory's stamp, the command's time plus `command_lead`
         (a controller held up for less than that still delivers in time): the streaming input of a
@@ -22,7 +27,8 @@ Topics:
         arrived in the last `enable_timeout` seconds, and otherwise brakes and holds, like a stop.
     coordination_metrics (musmove_msgs/CoordinationMetrics): asynchrony of the robot's movement
         events (velocity reversals of the move's first joint) to the OBSERVED beats since the lock (the
-        tracker's estimate of the performed beat: its `calibration` moves them onto the drum notes).
+        tracker's estimate of the performed beat: its `calibration` moves them onto the drum notes);
+        with `follow_partner_beats`, a second message (its `reference` says which) to the partner's.
     diagnostics (diagnostic_msgs/DiagnosticArray): state, stale inputs, tempo, command-to-motion latency.
 
 Services (std_srvs/Trigger): emergency_stop (brake at full deceleration and hold), release.
@@ -49,6 +55,7 @@ from trajectory_msgs.msg import JointTrajectory, JointTrajectoryPoint
 
 from musmove.nodes import ConfigurationError, MusmoveNode, spin, validation
 from musmove.robot.asynchrony import Asynchrony
+from musmove.robot.beat_sources import MUSIC, PARTNER
 from musmove.robot.controller import DanceController
 from musmove.robot.gate import LockGate
 from musmove.robot.limits import JointLimits, Limiter
@@ -83,13 +90,13 @@ class RobotControllerNode(MusmoveNode):
         self.estopped = False
         self.tick = 0  # index of the newest command on the control grid
         self.log = MotionLog(len(self.limits.names), max(self.metrics_window, self.latency_window))
-        self.predicted_at, self.predicted = math.nan, []  # the newest prediction: [(beat time, std)]
+        self.predicted = {MUSIC: (math.nan, []), PARTNER: (math.nan, [])}  # newest: estimated_at, [(beat, std)]
         self.prediction_arrived = -math.inf  # when the newest prediction arrived [s, node clock]
         self.latency_estimator = LatencyEstimator(self.latency_window, self.dt, self.oscillator.latency)
         self.saved = self.oscillator.latency  # the latency in the state file (or the prior)
         self.locked_at = math.inf  # when the beat last locked
         self.full_since = math.inf  # since when the dance is at its full level (the latency is measured from then)
-        self.result = Asynchrony(np.empty(0), 0)
+        self.result = self.partner_result = Asynchrony(np.empty(0), 0)
         self.trajectory = self.create_publisher(JointTrajectory, self.trajectory_topic, 10)
         self.twist = self.create_publisher(Twist, self.base_topic, 10) if self.base_topic else None
         self.estop_publisher = self.create_publisher(Bool, 'emergency_stop', LATCHED)
@@ -103,6 +110,8 @@ class RobotControllerNode(MusmoveNode):
         self.create_subscription(JointState, 'joint_states', self.on_joint_state, qos_profile_sensor_data)
         if self.follow_partner:
             self.create_subscription(GesturePhase, 'gesture_phase', self.on_gesture, 10)
+        if self.follow_partner_beats:
+            self.partner_beats = self.create_subscription(Beat, 'partner_beats', self.on_partner_beat, 50)
         self.create_subscription(Bool, 'emergency_stop', self.on_estop, LATCHED)
         if self.enable_timeout > 0:
             self.create_subscription(Bool, 'enable', self.on_enable, 10)
@@ -158,6 +167,16 @@ class RobotControllerNode(MusmoveNode):
         self.move = p('move', 'nod', 'Move of the vocabulary: nod, sway or wave.')
         self.energy = p('energy', 1.0, 'Dance level [0, 1] when not following a partner.')
         self.follow_partner = p('follow_partner', False, 'Follow the partner on gesture_phase (energy, holds).')
+        self.follow_partner_beats = p(
+            'follow_partner_beats', False, "Keep time with the partner's beats (partner_beats) too, by confidence."
+        )
+        self.partner_weight = p(
+            'partner_weight', 1.0, "Weight of the partner's beats against the music's (each times its confidence).",
+            low=0.0, high=10.0,
+        )  # fmt: skip
+        self.partner_std = p(
+            'partner_std', 0.04, "Spread of the partner's PREDICTED beats, which carry none [s].", low=0.001, high=0.2
+        )
         self.latency = p('latency', -1.0, 'Command-to-motion latency [s] to compensate; negative: measured.')
         self.latency_window = p('latency_window', 4.0, 'Span of motion the latency is measured over [s].')
         prior = p('latency_prior', 0.08, 'Measured latency to start from [s].', low=0.0, high=0.2)
@@ -232,29 +251,40 @@ class RobotControllerNode(MusmoveNode):
 
     # --- inputs --------------------------------------------------------------------------
     def on_beat(self, beat: Beat) -> None:
+        self.take_beat(beat, MUSIC)
+
+    def on_partner_beat(self, beat: Beat) -> None:
+        self.take_beat(beat, PARTNER)
+
+    def take_beat(self, beat: Beat, source: str) -> None:
+        """A beat of the music (beats) or of the partner (partner_beats), checked, to the controller."""
+        topic = 'beats' if source == MUSIC else 'partner_beats'
         now = self.get_clock().now().nanoseconds
         try:
             validation.beat(beat)
-            validation.not_ahead('beats', validation.time_ns(beat.estimated_at), now, self.max_lead)
+            validation.not_ahead(topic, validation.time_ns(beat.estimated_at), now, self.max_lead)
             if beat.kind == Beat.OBSERVED:
-                validation.not_ahead('beats', validation.stamp_ns(beat.header), now, self.max_lead)
+                validation.not_ahead(topic, validation.stamp_ns(beat.header), now, self.max_lead)
         except validation.Rejected as error:
-            self.reject('beats', error)
+            self.reject(topic, error)
             return
-        t = self.seconds(beat.header.stamp)
+        t, received = self.seconds(beat.header.stamp), (now - self.origin) / NS
         if beat.kind == Beat.OBSERVED:
-            self.log.beats.append(t)
+            (self.log.beats if source == MUSIC else self.log.partner_beats).append(t)
             if self.controller is not None:
-                self.controller.on_observed(t, (now - self.origin) / NS)
+                self.controller.on_observed(t, received, source)
             return
         estimated_at = self.seconds(beat.estimated_at)
-        if estimated_at != self.predicted_at:  # a new prediction: the beats of one share their estimated_at
-            self.predicted_at, self.predicted = estimated_at, []
-        self.predicted.append((t, beat.time_std))
-        self.prediction_arrived = received = (now - self.origin) / NS
+        made, beats = self.predicted[source]
+        if estimated_at != made:  # a new prediction: the beats of one share their estimated_at
+            beats = []
+            self.predicted[source] = (estimated_at, beats)
+        beats.append((t, beat.time_std if source == MUSIC else self.partner_std))
+        if source == MUSIC:
+            self.prediction_arrived = received
         if self.controller is not None:
-            times, stds = zip(*self.predicted, strict=True)
-            self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence, received)
+            times, stds = zip(*beats, strict=True)
+            self.controller.on_beats(estimated_at, times, beat.tempo, min(stds), beat.confidence, received, source)
 
     def on_joint_state(self, message: JointState) -> None:
         try:
@@ -290,6 +320,7 @@ class RobotControllerNode(MusmoveNode):
             gate=self.gate,
             hold=self.hold,
             schedule=BeatSchedule(max_std=self.direct_std),
+            partner_weight=self.partner_weight if self.follow_partner_beats else None,
         )
         self.controller.energy = self.energy
         self.controller.watchdog.start()
@@ -436,7 +467,11 @@ class RobotControllerNode(MusmoveNode):
         joint = self.limits.names.index(move.joints[0])
         self.locked_at = self.locked_at if self.gate.opened is None else self.gate.opened  # the newest lock
         self.result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move, self.locked_at)
-        self.publish_metrics(self.result, newest)
+        self.publish_metrics(self.result, newest, f'{self.beats.topic_name} OBSERVED since the lock')
+        if self.follow_partner_beats:
+            beats = self.log.partner_beats
+            self.partner_result, newest = live_asynchrony(self.log, t, self.metrics_window, joint, move, beats=beats)
+            self.publish_metrics(self.partner_result, newest, f'{self.partner_beats.topic_name} OBSERVED')
         self.publish_diagnostics(t)
         if self.result.matched:
             latency = self.oscillator.latency * 1e3
@@ -451,8 +486,7 @@ class RobotControllerNode(MusmoveNode):
             except OSError as error:
                 self.warn_limited('latency_state', f'latency_state: cannot save the latency: {error}', period=60.0)
 
-    def publish_metrics(self, result: Asynchrony, newest: float) -> None:
-        reference = f'{self.beats.topic_name} OBSERVED since the lock'
+    def publish_metrics(self, result: Asynchrony, newest: float, reference: str) -> None:
         message = CoordinationMetrics(source='robot', reference=reference)
         message.header.stamp = self.stamp(newest)
         sec, nanosec = divmod(round(self.metrics_window * NS), NS)
@@ -470,7 +504,8 @@ class RobotControllerNode(MusmoveNode):
         stale = watchdog.stale(t)
         if watchdog.estopped:
             return DiagnosticStatus.ERROR, 'emergency stop' if self.estopped else 'enable heartbeat stale', stale
-        if not self.gate.open and t - self.prediction_arrived <= self.timeout:  # predictions come, not yet locked
+        locked = self.gate.open or self.controller.leading  # the music's beat, or the partner's, steers
+        if not locked and t - self.prediction_arrived <= self.timeout:  # predictions come, not yet locked
             return DiagnosticStatus.OK, 'waiting for the beat to lock', [s for s in stale if s != 'beats']
         if stale:
             return DiagnosticStatus.WARN, f'stale {", ".join(stale)}: going home', stale
@@ -494,6 +529,9 @@ class RobotControllerNode(MusmoveNode):
             'stale_inputs': ' '.join(stale),
             'asynchrony': str(self.result),
         }
+        if self.follow_partner_beats and self.controller is not None:
+            values['beat_sources'] = ' '.join(self.controller.leading) or 'none'
+            values['partner_asynchrony'] = str(self.partner_result)
         status = DiagnosticStatus(level=level, name=f'{self.get_name()}: dance', message=message)
         status.hardware_id = self.get_name()
         status.values = [KeyValue(key=key, value=value) for key, value in values.items()]

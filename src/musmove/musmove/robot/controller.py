@@ -8,8 +8,11 @@ fades in over the watchdog's ramp. Once dancing, a prediction whose tempo (folde
 oscillator's by more than the gate's `spacing` does not steer: the oscillator keeps its tempo through a fill
 or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
 a new tempo, taken at once. Precise predictions (known music: the coming observed beats, time_std 0) set the
-command phase directly through a `BeatSchedule`, landing on each beat; the oscillator is the fallback. A ROS node
-only has to call the `on_*` methods from its subscriptions and `step` from a timer at the control period.
+command phase directly through a `BeatSchedule`, landing on each beat; the oscillator is the fallback. With a
+`partner_weight` the partner's movement beats are a second source, locked by a gate of their own and blended
+with the music's by confidence (`musmove.robot.beat_sources`): the robot keeps time with its partner when the
+music is quiet or ambiguous. A ROS node only has to call the `on_*` methods from its subscriptions and `step`
+from a timer at the control period.
 """
 
 from collections.abc import Mapping
@@ -17,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 from numpy.typing import ArrayLike
 
+from musmove.robot.beat_sources import MUSIC, PARTNER, BeatSources, Prediction
 from musmove.robot.gate import LockGate
 from musmove.robot.limits import JointLimits, Limiter
 from musmove.robot.moves import Dancer, Move
@@ -43,10 +47,12 @@ class DanceController:
         gate: LockGate | None = None,
         hold: float = 2.0,
         schedule: BeatSchedule | None = None,
+        partner_weight: float | None = None,
     ) -> None:
         """Start at rest at the measured `position`; the dance begins with `start` once beats arrive.
 
-        `schedule` (default: known beats, time_std 0, steer directly) lands the motion on precise predictions."""
+        `schedule` (default: known beats, time_std 0, steer directly) lands the motion on precise predictions;
+        `partner_weight` (None: no partner beats) weighs the partner's beats against the music's."""
         self.dt = dt
         self.oscillator = oscillator or Oscillator()
         self.dancer = Dancer(limits, home, moves, move)
@@ -54,7 +60,12 @@ class DanceController:
         self.watchdog = Watchdog(Limiter(limits, dt, position), home, sources, timeout, ramp)
         self.energy = 1.0
         self.gate = gate
-        self.prediction: tuple | None = None  # the newest prediction's arguments, applied when the gate opens
+        gates = {MUSIC: gate}
+        if partner_weight is not None:  # the partner's beats lock by the same rules, on their own
+            gates[PARTNER] = None if gate is None else LockGate(gate.count, gate.spacing, gate.agreement, gate.horizon)
+        spacing = gate.spacing if gate is not None else 0.08
+        self.sources = BeatSources(gates, {PARTNER: partner_weight or 0.0}, timeout, spacing)
+        self.leading: list[str] = []  # the sources in the newest steering prediction
         self.hold, self.off_tempo = hold, None  # since when the predictions' tempo is off the oscillator's
         self.schedule = schedule or BeatSchedule()
 
@@ -66,40 +77,44 @@ class DanceController:
         std: float,
         confidence: float,
         received: float | None = None,
+        source: str = MUSIC,
     ) -> None:
-        """A beat prediction made at `t` (see `Oscillator.update`), received at `received` (default `t`).
+        """A beat prediction of `source` made at `t` (see `Oscillator.update`), received at `received` (default `t`).
 
         The watchdog is fed with the time it was received, on the controller's own clock: what a
         message says about its own time can never keep the beats fresh.
         """
-        if self.gate is not None:
-            self.gate.predict(t, beats)
-            self.prediction = (t, beats, tempo, std, confidence, received)
-            if not self.gate.open:
-                return
-        self._steer(t, beats, tempo, std, confidence, received)
+        received = t if received is None else received
+        times = np.atleast_1d(np.asarray(beats, dtype=np.float64))
+        self.sources.predict(source, Prediction(t, times, tempo, std, confidence, received))
+        self._steer(received)
 
-    def _steer(
-        self, t: float, beats: ArrayLike, tempo: float | None, std: float, confidence: float, received: float | None
-    ) -> None:
-        osc, received = self.oscillator, t if received is None else received
+    def _steer(self, now: float) -> None:
+        """Steer the oscillator by the sources that count at `now` (see `BeatSources.steering`)."""
+        prediction, self.leading = self.sources.steering(now)
+        if prediction is None:
+            return
+        osc, tempo = self.oscillator, prediction.tempo
         if self.gate is not None and osc.locked and tempo is not None and tempo > 0:
             if abs(osc.fold(tempo / 60)[0] / osc.frequency - 1) > self.gate.spacing:
-                self.off_tempo = t if self.off_tempo is None else self.off_tempo
-                if t - self.off_tempo < self.hold:
-                    self.watchdog.feed('beats', received)  # the beats still come: dance on at the old tempo
+                self.off_tempo = prediction.t if self.off_tempo is None else self.off_tempo
+                if prediction.t - self.off_tempo < self.hold:
+                    self.watchdog.feed('beats', now)  # the beats still come: dance on at the old tempo
                     return
                 osc.locked = False  # a new tempo: phase and tempo at once
             self.off_tempo = None
-        if osc.update(t, beats, tempo, std, confidence):
-            self.schedule.predict(t, beats, tempo, std)
-            self.watchdog.feed('beats', received)
+        p = prediction
+        if osc.update(p.t, p.beats, p.tempo, p.std, p.confidence):
+            self.schedule.predict(p.t, p.beats, p.tempo, p.std)
+            self.watchdog.feed('beats', now)
 
-    def on_observed(self, beat: float, received: float) -> None:
-        """An OBSERVED beat at time `beat`, received at `received`: it may open the gate (lock)."""
-        if self.gate is not None and self.gate.observe(beat, received) and self.prediction is not None:
-            self.oscillator.locked = False  # the newest prediction sets phase and tempo at once
-            self._steer(*self.prediction)
+    def on_observed(self, beat: float, received: float, source: str = MUSIC) -> None:
+        """An OBSERVED beat of `source` at time `beat`, received at `received`: it may open its gate (lock)."""
+        first = not self.sources.counting(received)
+        if self.sources.observe(source, beat, received):
+            if first:
+                self.oscillator.locked = False  # the newest prediction sets phase and tempo at once
+            self._steer(received)
 
     def on_partner(self, t: float, energy: float, holding: bool) -> None:
         """The partner's movement energy in [0, 1] and whether they hold (gesture phase HOLD)."""
@@ -115,9 +130,9 @@ class DanceController:
     def step(self, t: float) -> np.ndarray:
         """The joint position command for time `t`."""
         osc = self.oscillator
-        if self.gate is not None and self.gate.open and 'beats' in self.watchdog.stale(t):
-            self.gate.close()
-            osc.locked, self.off_tempo = False, None
+        stale = 'beats' in self.watchdog.stale(t)
+        if self.sources.close_stale(t, every=stale) and not self.sources.counting(t):
+            osc.locked, self.off_tempo, self.leading = False, None, []
         before, start = osc.command_phase, osc.time
         osc.advance(t)
         if start is not None and t > start and self.schedule.active(t, osc):

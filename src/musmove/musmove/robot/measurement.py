@@ -11,6 +11,7 @@ import json
 import math
 import os
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
 from statistics import median
 
@@ -44,6 +45,7 @@ class MotionLog:
         self.commands: History = deque()
         self.states: History = deque()
         self.beats: deque[float] = deque()
+        self.partner_beats: deque[float] = deque()  # the partner's OBSERVED beats
 
     def trim(self, t: float) -> None:
         """Forget what is older than the span (and a second more) at time `t`."""
@@ -51,8 +53,9 @@ class MotionLog:
         for history in (self.commands, self.states):
             while history and history[0][0] < oldest:
                 history.popleft()
-        while self.beats and self.beats[0] < oldest:
-            self.beats.popleft()
+        for beats in (self.beats, self.partner_beats):
+            while beats and beats[0] < oldest:
+                beats.popleft()
 
     def window(self, history: History, span: float, t: float) -> tuple[np.ndarray, np.ndarray]:
         """(times, values) of the newest `span` seconds of `history`; empty with fewer than two samples."""
@@ -124,12 +127,18 @@ def save_latency(robot: str, latency: float) -> None:
 
 
 def live_asynchrony(
-    log: MotionLog, t: float, window: float, joint: int, move: Move, since: float = -math.inf
+    log: MotionLog,
+    t: float,
+    window: float,
+    joint: int,
+    move: Move,
+    since: float = -math.inf,
+    beats: Iterable[float] | None = None,
 ) -> tuple[Asynchrony, float]:
-    """Asynchrony of `joint`'s events to the observed beats in the newest `window` s from `since` (the lock),
-    and the newest event's time."""
+    """Asynchrony of `joint`'s events to the observed beats (default: the log's, the music's) in the newest
+    `window` s from `since` (the lock), and the newest event's time."""
     times, positions = log.window(log.states, window, t)
-    beats = np.array([b for b in log.beats if b >= max(t - window, since)])
+    beats = np.array([b for b in (log.beats if beats is None else beats) if b >= max(t - window, since)])
     if len(times) < 3 or len(beats) == 0:
         return Asynchrony(np.empty(0), len(beats)), t
     tolerance = 0.25 * float(np.median(np.diff(beats))) if len(beats) > 1 else 0.1
