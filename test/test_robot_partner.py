@@ -3,16 +3,18 @@
 robot_sim (kinematic) and robot_controller run as their own processes; the test plays a 120 BPM beat
 stream and the partner's gesture phases: STROKE (moving: dance), HOLD (the dance freezes), REST
 (energy 0: the dance fades to home), STROKE again, then no gesture messages at all (stale: home).
+With `follow_partner_beats` the partner's beats (partner_beats) keep the robot dancing when the music stops.
 """
 
+import math
 import time
 
 import numpy as np
 import pytest
 from ros_helpers import NodeProcess
-from test_robot_nodes import CONFIG, DT, HOME, LIMITS, NOD_JOINT, Probe, pause_until, wait
+from test_robot_nodes import BEAT, CONFIG, DT, HOME, LIMITS, NOD_JOINT, Probe, pause_until, stamp, wait
 
-from musmove_msgs.msg import GesturePhase
+from musmove_msgs.msg import Beat, GesturePhase
 
 SCRIPT = ((8.0, GesturePhase.STROKE), (11.0, GesturePhase.HOLD), (16.0, GesturePhase.REST), (20.0, GesturePhase.STROKE))
 END = 24.0
@@ -94,3 +96,60 @@ def test_stopping_the_controller_mid_dance_brakes_to_rest_within_the_limits(ros_
     assert np.all(velocity[-1] == 0)  # the last trajectory ends at rest
     assert LIMITS.violations(commands, DT) == 0  # braking within the limits
     assert 'braked to a standstill' in processes[1].stderr
+
+
+class PartnerProbe(Probe):
+    """The music's beats until `silence`, and the partner's beats (30 ms after the music's) all along."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.partner = self.node.create_publisher(Beat, 'partner_beats', 50)
+        self.partner_observed = 0
+        self.node.create_timer(0.1, self.play_partner)
+
+    def play_partner(self) -> None:
+        """Every 100 ms, like partner_beat: the beat just passed as OBSERVED, the next one PREDICTED."""
+        now = self.now()
+        if not self.first_beat < math.inf:
+            return
+        first = self.first_beat + 0.03
+        while first + self.partner_observed * BEAT <= now - 0.05:
+            self.partner.publish(self.partner_beat(Beat.OBSERVED, self.partner_observed, first, now))
+            self.partner_observed += 1
+        self.partner.publish(self.partner_beat(Beat.PREDICTED, max(0, math.ceil((now - first) / BEAT)), first, now))
+
+    def partner_beat(self, kind: int, index: int, first: float, now: float) -> Beat:
+        message = Beat(kind=kind, index=index, tempo=60 / BEAT, confidence=0.7)
+        message.header.stamp, message.header.frame_id = stamp(first + index * BEAT), 'partner'
+        message.estimated_at = stamp(now)
+        return message
+
+
+def test_the_robot_dances_on_with_its_partner_when_the_music_stops(ros_node, tmp_path):
+    processes = [
+        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), tmp_path),
+        NodeProcess('robot_controller', ('--params-file', CONFIG, '-p', 'follow_partner_beats:=true'), tmp_path),
+    ]
+    try:
+        probe = PartnerProbe()
+        try:
+            assert wait(lambda: probe.states and probe.commands, 30), 'the controller never commanded the robot'
+            probe.first_beat = probe.now() + 1.0
+            sources = lambda: probe.diagnostics[-1][1].get('beat_sources') if probe.diagnostics else None  # noqa: E731
+            assert wait(lambda: sources() == 'music partner', 30), probe.diagnostics[-1:]
+            probe.silence = probe.now()  # the music stops; the partner dances on
+            assert wait(lambda: sources() == 'partner' and probe.now() > probe.silence + 5.0, 30)
+        finally:
+            probe.close()
+        assert all(p.popen.poll() is None for p in processes), [p.stderr for p in processes]
+    finally:
+        for process in processes:
+            process.stop()
+    times = np.array([t for t, _, _ in sorted(probe.commands)])
+    nod = np.array([q for _, q, _ in sorted(probe.commands)])[:, NOD_JOINT]
+    after = (times > probe.silence + 1.0) & (times < probe.silence + 5.0)  # the music's beats long stale
+    assert after.sum() > 100 and np.ptp(nod[after]) > 0.1  # still dancing
+    late = [(t, d) for t, d in probe.diagnostics if t > probe.silence + 1.0]
+    assert late and all(d['beat_sources'] == 'partner' for _, d in late)
+    partner = [m for t, m in probe.metrics if 'partner_beats' in m.reference and t > probe.silence + 3.0]
+    assert partner and partner[-1].matched > 0 and abs(partner[-1].mean_asynchrony) < 0.05

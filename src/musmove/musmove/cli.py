@@ -119,6 +119,23 @@ def partner_beats(args: argparse.Namespace) -> int:
     return 0
 
 
+def dance_robot(args: argparse.Namespace) -> int:
+    import csv
+
+    from musmove.evaluation.dance_robot import evaluate, write
+
+    try:
+        with Path(args.offsets).open(newline='') as file:
+            offsets = {row['sequence']: row for row in csv.DictReader(file)}
+        results = evaluate(offsets)
+    except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
+        raise SystemExit(f'musmove: error: {args.offsets}: {error}') from error
+    text = write(results, Path(args.out))
+    print(text[text.index('## Means') : text.index('## Per sequence')])
+    print(f'musmove dance-robot: tables in {args.out}/ (robot.md, robot.csv)')
+    return 0
+
+
 def study(args: argparse.Namespace) -> int:
     from musmove.evaluation.study import run
 
@@ -354,6 +371,19 @@ def parser() -> argparse.ArgumentParser:
                          help='offsets.csv of musmove dance-offsets (default: docs/dance/offsets.csv)')  # fmt: skip
     partner.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
     partner.set_defaults(handler=partner_beats)
+
+    robot = verbs.add_parser(
+        'dance-robot',
+        help='the simulated robot dancing with each trusted dance-melody dancer, steered by music, partner or both',
+        description='Step the robot controller offline on each trusted dance-melody song, steered by the causal beats '
+        "of the music, of the dancer's movement, or both (musmove.evaluation.dance_robot), clear and with the music "
+        "masked; score the robot's and the dancer's asynchrony to the song's reference beats; write robot.md and "
+        'robot.csv.',
+    )
+    robot.add_argument('--offsets', default='docs/dance/offsets.csv', metavar='CSV',
+                       help='offsets.csv of musmove dance-offsets (default: docs/dance/offsets.csv)')  # fmt: skip
+    robot.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
+    robot.set_defaults(handler=dance_robot)
 
     comparison = verbs.add_parser(
         'study',

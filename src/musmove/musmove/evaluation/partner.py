@@ -194,22 +194,29 @@ def score(run: Run, event_phase: float) -> PartnerResult:
     )  # fmt: skip
 
 
-def evaluate(offsets: dict[str, dict[str, str]], progress: bool = True) -> tuple[list[PartnerResult], float]:
-    """Results per trusted sequence and the event_phase fitted on the trusted train sequences."""
+def trusted_runs(offsets: dict[str, dict[str, str]], progress: bool = True) -> tuple[list[Run], float]:
+    """The trusted sequences' runs and the event_phase fitted on the trusted train sequences."""
     trusted = [sequence(name) for name, row in offsets.items() if row.get('trusted') == 'True']
     if not trusted:
         raise ValueError('no trusted sequence (an offsets.csv of musmove dance-offsets has a column trusted)')
-    bar = Progress('musmove partner-beats: sequences', 2 * len(trusted), enabled=progress)
+    bar = Progress('musmove: the trusted sequences', len(trusted), enabled=progress)
     runs = []
     for seq in trusted:
         runs.append(prepare(seq, offsets[seq.name]))
         bar.show(len(runs))
+    bar.close()
     train = [run.phases for run in runs if run.seq.split == 'train']
-    event_phase = circular_mean(np.concatenate(train))[0] % 1.0 if train else 0.0
+    return runs, circular_mean(np.concatenate(train))[0] % 1.0 if train else 0.0
+
+
+def evaluate(offsets: dict[str, dict[str, str]], progress: bool = True) -> tuple[list[PartnerResult], float]:
+    """Results per trusted sequence and the event_phase fitted on the trusted train sequences."""
+    runs, event_phase = trusted_runs(offsets, progress)
+    bar = Progress('musmove partner-beats: sequences', len(runs), enabled=progress)
     results = []
     for run in runs:
         results.append(score(run, event_phase))
-        bar.show(len(runs) + len(results))
+        bar.show(len(results))
     bar.close()
     return results, event_phase
 
