@@ -120,9 +120,12 @@ def states_within_limits(states: list) -> None:
 
 def test_controller_survives_and_never_commands_past_a_limit(rogue, dance):
     trajectories = rogue.record(JointTrajectory, TOPIC, 5000)
-    _, _, controller, states = dance('-p', 'follow_partner:=true', until_dancing=False)
+    _, _, controller, states = dance(
+        '-p', 'follow_partner:=true', '-p', 'follow_partner_beats:=true', until_dancing=False
+    )
     assert wait(lambda: trajectories and states, 60)
-    topics = {'beats': (Beat, 20), 'joint_states': (JointState, SENSOR_QOS), 'gesture_phase': (GesturePhase, 10)}
+    topics = {'beats': (Beat, 20), 'joint_states': (JointState, SENSOR_QOS), 'gesture_phase': (GesturePhase, 10),
+              'partner_beats': (Beat, 50)}  # fmt: skip
     assert fuzz(rogue, controller, topics) > 40
     after = rogue.now()
     assert wait(lambda: sum(t > after + 1.0 for t, _ in trajectories) > 50, 30), 'no commands after the fuzz'

@@ -14,7 +14,9 @@ music masked by noise (`MASK`, the dancer moving on).
 
 Scored from the first full movement window on, against the song's reference beats
 (`musmove.sources.dance.REFERENCE_METHOD`): the robot's events matched to a beat within a quarter beat (share of
-the reference beats), their mean and standard deviation (ms), and the same for the masked seconds only. The human
+the reference beats), their mean and standard deviation (ms), and the same for the masked seconds only; the means
+over sequences leave out those without a figure (n/a: no event matched). On the dancer's footing, all events:
+the circular mean and standard deviation of the beat phase of every robot event, in ms. The human
 reference is the dancer's own asynchrony to the music: the beat phase of their spine's lowest points (one a cycle,
 `musmove partner-beats`' peak phase and spread), in ms. The robot to the dancer: its events against the
 dancer's lowest points shifted onto the beat by the fitted event phase. No setting was tuned on these songs.
@@ -35,6 +37,7 @@ from musmove.evaluation.partner import (
     EVIDENCE_CONFIDENCE,
     MASK,
     Run,
+    beat_phase,
     circular_mean,
     dance_audio,
     masked,
@@ -71,6 +74,8 @@ class RobotResult:
     sd_ms: float
     masked_matched: float  # the same over the masked seconds (of the masked run; of the clear one otherwise)
     masked_sd_ms: float
+    phase_mean_ms: float  # circular mean and SD of the beat phase of all the robot's events, as the dancer's
+    phase_sd_ms: float
     to_dancer_sd_ms: float  # robot events against the dancer's beat-shifted lowest points
     dancer_mean_ms: float  # the dancer's lowest points against the beats (the human reference)
     dancer_sd_ms: float
@@ -168,10 +173,11 @@ def score(run: Run, event_phase: float) -> list[RobotResult]:
             inside = lambda b, span=(start, end): b[(b >= span[0]) & (b <= span[1])]  # noqa: E731
             whole, hidden = asynchrony(events, inside(beats)), asynchrony(events, inside(beats, mask))
             to_dancer = asynchrony(events, inside(dancer_beats))
+            phase_mean, phase_sd = circular_mean(beat_phase(inside(events), beats)) if len(events) else (np.nan,) * 2
             results.append(RobotResult(
                 seq.name, seq.dance, seq.split, condition, noisy, share(whole), 1e3 * whole.mean, 1e3 * whole.sd,
-                share(hidden), 1e3 * hidden.sd, 1e3 * to_dancer.sd, 1e3 * dancer_mean * period,
-                1e3 * dancer_sd * period,
+                share(hidden), 1e3 * hidden.sd, 1e3 * phase_mean * period, 1e3 * phase_sd * period,
+                1e3 * to_dancer.sd, 1e3 * dancer_mean * period, 1e3 * dancer_sd * period,
             ))  # fmt: skip
     return results
 
@@ -203,9 +209,11 @@ def write(results: list[RobotResult], out: Path) -> str:
             writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in asdict(result).items()})
     rows = [row(r) for r in results if not r.masked]
     masked_rows = [row(r) for r in results if r.masked]
-    header = ('| sequence | split | steered by | beats matched (%) | mean (ms) | SD (ms) | masked part: matched (%) | '
-              'SD (ms) | SD to the dancer (ms) | the dancer: mean (ms) | SD (ms) |')  # fmt: skip
-    rule = '|---|---|---|---|---|---|---|---|---|---|---|'
+    header = (
+        '| sequence | split | steered by | beats matched (%) | mean (ms) | SD (ms) | masked part: matched (%) '
+        '| SD (ms) | all events: mean (ms) | SD (ms) | SD to the dancer (ms) | the dancer: mean (ms) | SD (ms) |'
+    )
+    rule = '|---|---|---|---|---|---|---|---|---|---|---|---|---|'
     text = '\n'.join([
         '# dance-melody: the robot dancing with a real dancer, offline (`musmove dance-robot`)',
         '',
@@ -217,8 +225,8 @@ def write(results: list[RobotResult], out: Path) -> str:
         '## Means over the sequences',
         '',
         '| sequences | music | steered by | beats matched (%) | SD (ms) | masked part: matched (%) | SD (ms) | '
-        'SD to the dancer (ms) | the dancer: SD (ms) |',
-        '|---|---|---|---|---|---|---|---|---|',
+        'all events: SD (ms) | SD to the dancer (ms) | the dancer: SD (ms) |',
+        '|---|---|---|---|---|---|---|---|---|---|',
         *means(results),
         '',
         '## Per sequence, music clear',
@@ -238,10 +246,16 @@ def write(results: list[RobotResult], out: Path) -> str:
     return text
 
 
+def cell(value: float, spec: str = '.0f') -> str:
+    return 'n/a' if np.isnan(value) else format(value, spec)
+
+
 def row(r: RobotResult) -> str:
-    return (f'| {r.sequence} | {r.split} | {r.condition} | {100 * r.matched:.0f} | {r.mean_ms:+.0f} | {r.sd_ms:.0f} '
-            f'| {100 * r.masked_matched:.0f} | {r.masked_sd_ms:.0f} | {r.to_dancer_sd_ms:.0f} | '
-            f'{r.dancer_mean_ms:+.0f} | {r.dancer_sd_ms:.0f} |')  # fmt: skip
+    values = (100 * r.matched, r.mean_ms, r.sd_ms, 100 * r.masked_matched, r.masked_sd_ms, r.phase_mean_ms,
+              r.phase_sd_ms, r.to_dancer_sd_ms, r.dancer_mean_ms, r.dancer_sd_ms)  # fmt: skip
+    specs = ('.0f', '+.0f', '.0f', '.0f', '.0f', '+.0f', '.0f', '.0f', '+.0f', '.0f')
+    cells = ' | '.join(cell(v, spec) for v, spec in zip(values, specs, strict=True))
+    return f'| {r.sequence} | {r.split} | {r.condition} | {cells} |'
 
 
 def means(results: list[RobotResult]) -> list[str]:
@@ -253,10 +267,11 @@ def means(results: list[RobotResult]) -> list[str]:
                           and (split is None or r.split == split)]  # fmt: skip
                 if not chosen:
                     continue
-                m = lambda name, rs=chosen: float(np.nanmean([getattr(r, name) for r in rs]))  # noqa: E731
+                m = lambda name, rs=chosen: np.nanmean([getattr(r, name) for r in rs])  # noqa: E731
                 lines.append(
                     f'| {label} ({len(chosen)}) | {"masked" if noisy else "clear"} | {condition} | '
-                    f'{100 * m("matched"):.0f} | {m("sd_ms"):.0f} | {100 * m("masked_matched"):.0f} | '
-                    f'{m("masked_sd_ms"):.0f} | {m("to_dancer_sd_ms"):.0f} | {m("dancer_sd_ms"):.0f} |'
+                    f'{cell(100 * m("matched"))} | {cell(m("sd_ms"))} | {cell(100 * m("masked_matched"))} | '
+                    f'{cell(m("masked_sd_ms"))} | {cell(m("phase_sd_ms"))} | {cell(m("to_dancer_sd_ms"))} | '
+                    f'{cell(m("dancer_sd_ms"))} |'
                 )
     return lines
