@@ -21,7 +21,7 @@ except ImportError as error:  # pragma: no cover - reported once, clearly
 import math
 
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_helpers import NodeProcess, Rogue, stamp, wait
+from ros_helpers import NodeProcess, Rogue, stamp, stop_all, wait
 from sensor_msgs.msg import JointState
 
 from musmove.sources.data import bundled, render_midi
@@ -57,8 +57,7 @@ def node_process(tmp_path):
 
     start.started = started  # the processes, for a test that signals one a fixture started
     yield start
-    for process in started:
-        process.stop()
+    stop_all(started)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import rclpy
@@ -43,10 +43,28 @@ class NodeProcess:
         self.popen.send_signal(signal.SIGINT)
         return self.popen.wait(timeout=timeout)
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop as `ros2 launch` does: SIGINT, and SIGKILL only if the node has not exited within `timeout`.
+
+        A node killed outright can leave Fast DDS's shared-memory transport broken for the processes it talked to
+        (eProsima/Fast-DDS#5469), and the test process talks to every node of the session.
+        """
         if self.popen.poll() is None:
-            self.popen.kill()
-            self.popen.wait()
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+
+
+def stop_all(processes: Iterable[NodeProcess], timeout: float = 15.0) -> None:
+    """Stop node processes together: SIGINT to all, then each waited for (killed past `timeout`)."""
+    running = [p for p in processes if p.popen.poll() is None]
+    for process in running:
+        process.popen.send_signal(signal.SIGINT)
+    for process in running:
+        process.stop(timeout)
 
 
 def wait_for(condition: Callable[[], bool], node: Node, timeout: float = 20.0) -> bool:

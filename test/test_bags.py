@@ -14,7 +14,7 @@ from mcap.exceptions import EndOfFile
 from mcap.reader import NonSeekingReader, make_reader
 from rclpy.duration import Duration
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from ros_helpers import NodeProcess, wait_for
+from ros_helpers import NodeProcess, stop_all, wait_for
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Imu
@@ -407,8 +407,7 @@ def test_privacy_recording_keeps_no_audio_and_only_the_shape_of_the_skeleton(ros
         assert wait_for(lambda: len(seen) >= 90, ros_node, timeout=60)  # 3 s of the skeleton
     finally:
         ros_node.destroy_subscription(subscription)
-        for process in processes:
-            process.stop()
+        stop_all(processes)
     assert recorder.stop() == 0, recorder.output
     original = read_mocap(uci('a3')).positions
     with Reader(bag) as reader:

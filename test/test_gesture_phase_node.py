@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_helpers import NodeProcess, wait_for
+from ros_helpers import NodeProcess, stop_all, wait_for
 from test_recordings import uci
 
 from musmove.gesture.features import RATE, features
@@ -65,8 +65,7 @@ def session(ros_node, groove_wav, tmp_path_factory):
         wait_for(lambda: False, ros_node, timeout=0.5)  # the last messages in flight
         assert all(p.popen.poll() is None for p in processes), [p.stderr for p in processes]
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
         for subscription in subscriptions:
             ros_node.destroy_subscription(subscription)
         ros_node.destroy_publisher(beats)

@@ -24,7 +24,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import Twist
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSDurabilityPolicy, QoSProfile
-from ros_helpers import NodeProcess, wait
+from ros_helpers import NodeProcess, stop_all, wait
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Bool
 from std_srvs.srv import Trigger
@@ -103,6 +103,26 @@ class Probe:
         for status in message.status:
             if status.name == 'robot_controller: dance':
                 self.diagnostics.append((self.now(), {v.key: v.value for v in status.values}))
+
+    def silence_in_commands(self, begin: float, end: float, longest: float = 0.5) -> str | None:
+        """Why the controller's commands did not arrive throughout `begin`..`end` (probe clock), or None if they did."""
+        arrivals = np.array(sorted(a for _, _, a in self.commands if begin <= a <= end + longest))
+        edges = np.concatenate(([begin], arrivals, [end]))
+        gap = int(np.diff(edges).argmax())
+        if edges[gap + 1] - edges[gap] <= longest:
+            return None
+        heard = [
+            f'{name} last at {max(times, default=math.nan) - begin:.2f} s'
+            for name, times in (
+                ('joint_states', [s for s, _ in self.states]),
+                ('diagnostics', [t for t, _ in self.diagnostics]),
+            )
+        ]
+        last = self.diagnostics[-1][1] if self.diagnostics else {}
+        return (
+            f'no command arrived from {edges[gap] - begin:.2f} to {edges[gap + 1] - begin:.2f} s '
+            f'({arrivals.size} arrived); {", ".join(heard)}; the last diagnostics: {last}'
+        )
 
     def beat(self, kind: int, index: int, now: float, horizon: int = 0) -> Beat:
         message = Beat(kind=kind, index=index, tempo=60 / BEAT, confidence=0.9, time_std=0.01 * horizon)
@@ -212,8 +232,7 @@ def performance(ros_node, tmp_path_factory) -> Performance:
         assert not crashed, f'{crashed} stopped: ' + ''.join(process.stderr for process in processes)
         exit_codes = [process.interrupt() for process in processes]
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
     commands, states = sorted(probe.commands), sorted(probe.states)
     return Performance(
         **happened,

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from ros_helpers import NodeProcess
+from ros_helpers import NodeProcess, stop_all
 from test_robot_nodes import BEAT, CONFIG, DT, HOME, LIMITS, NOD_JOINT, Probe, pause_until, stamp, wait
 
 from musmove_msgs.msg import Beat, GesturePhase
@@ -44,9 +44,10 @@ def followed(ros_node, tmp_path_factory):
         finally:
             probe.close()
         assert all(p.popen.poll() is None for p in processes), [p.stderr for p in processes]
+        silence = probe.silence_in_commands(start, start + END)
+        assert silence is None, f'{silence}; robot_controller: {processes[1].stderr[-2000:]}'
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
     commands = sorted(probe.commands)
     times = np.array([t for t, _, _ in commands]) - start
     return times, np.array([q for _, q, _ in commands])[:, NOD_JOINT]
@@ -88,8 +89,7 @@ def test_stopping_the_controller_mid_dance_brakes_to_rest_within_the_limits(ros_
         finally:
             probe.close()
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
     commands = np.array([q for _, q, _ in sorted(probe.commands)])
     velocity = np.diff(commands, axis=0) / DT
     assert np.abs(velocity[-300:-100]).max() > 0.1  # it was dancing
@@ -143,8 +143,7 @@ def test_the_robot_dances_on_with_its_partner_when_the_music_stops(ros_node, tmp
             probe.close()
         assert all(p.popen.poll() is None for p in processes), [p.stderr for p in processes]
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
     times = np.array([t for t, _, _ in sorted(probe.commands)])
     nod = np.array([q for _, q, _ in sorted(probe.commands)])[:, NOD_JOINT]
     after = (times > probe.silence + 1.0) & (times < probe.silence + 5.0)  # the music's beats long stale

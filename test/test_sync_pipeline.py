@@ -11,7 +11,7 @@ import time
 import numpy as np
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray
-from ros_helpers import wait_for
+from ros_helpers import stop_all, wait_for
 from test_recordings import uci
 
 from musmove.sources.recordings import read_mocap, virtual_imu
@@ -63,8 +63,7 @@ def session(ros_node, groove_wav, tmp_path_factory):
         wait_for(lambda: time.time() > start + 15.0, ros_node, timeout=30.0)
         assert all(p.popen.poll() is None for p in processes), [p.stderr for p in processes]
     finally:
-        for process in processes:
-            process.stop()
+        stop_all(processes)
         for subscription in subscriptions:
             ros_node.destroy_subscription(subscription)
     return round(start * NS), frames, diagnostics, processes
