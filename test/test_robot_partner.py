@@ -8,6 +8,7 @@ With `follow_partner_beats` the partner's beats (partner_beats) keep the robot d
 
 import math
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,13 +21,18 @@ SCRIPT = ((8.0, GesturePhase.STROKE), (11.0, GesturePhase.HOLD), (16.0, GestureP
 END = 24.0
 
 
+def robot_and_controller(folder: Path, *parameters: str) -> list[NodeProcess]:
+    """robot_sim (kinematic) and robot_controller (with `parameters`, name:=value) as processes of their own."""
+    return [
+        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), folder),
+        NodeProcess('robot_controller', ('--params-file', CONFIG, *(a for p in parameters for a in ('-p', p))), folder),
+    ]
+
+
 @pytest.fixture(scope='module')
 def followed(ros_node, tmp_path_factory):
     folder = tmp_path_factory.mktemp('partner')
-    processes = [
-        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), folder),
-        NodeProcess('robot_controller', ('--params-file', CONFIG, '-p', 'follow_partner:=true'), folder),
-    ]
+    processes = robot_and_controller(folder, 'follow_partner:=true')
     try:
         probe = Probe()
         partner = probe.node.create_publisher(GesturePhase, 'gesture_phase', 10)
@@ -74,10 +80,7 @@ def test_rest_fades_the_dance_to_home_and_a_silent_partner_sends_it_home(followe
 
 
 def test_stopping_the_controller_mid_dance_brakes_to_rest_within_the_limits(ros_node, tmp_path):
-    processes = [
-        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), tmp_path),
-        NodeProcess('robot_controller', ('--params-file', CONFIG), tmp_path),
-    ]
+    processes = robot_and_controller(tmp_path)
     try:
         probe = Probe()
         try:
@@ -126,10 +129,7 @@ class PartnerProbe(Probe):
 
 
 def test_the_robot_dances_on_with_its_partner_when_the_music_stops(ros_node, tmp_path):
-    processes = [
-        NodeProcess('robot_sim', ('--params-file', CONFIG, '-p', 'robot:=kinematic'), tmp_path),
-        NodeProcess('robot_controller', ('--params-file', CONFIG, '-p', 'follow_partner_beats:=true'), tmp_path),
-    ]
+    processes = robot_and_controller(tmp_path, 'follow_partner_beats:=true')
     try:
         probe = PartnerProbe()
         try:

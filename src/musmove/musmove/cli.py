@@ -7,10 +7,13 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from musmove.evaluation import BEAT_METHODS
 from musmove.graph import node_executable
 from musmove.training import ARCHITECTURE_NAMES, TASKS
+
+T = TypeVar('T')
 
 
 def number(
@@ -103,34 +106,29 @@ def dance_offsets(args: argparse.Namespace) -> int:
     return 0
 
 
-def partner_beats(args: argparse.Namespace) -> int:
-    import csv
-
-    from musmove.evaluation.partner import evaluate, write
+def from_offsets(args: argparse.Namespace, evaluate: Callable[[dict[str, dict[str, str]]], T]) -> T:
+    """`evaluate` on the offsets.csv named by --offsets; a missing or unreadable one exits with its reason."""
+    from musmove.evaluation.dance_offsets import read_offsets
 
     try:
-        with Path(args.offsets).open(newline='') as file:
-            offsets = {row['sequence']: row for row in csv.DictReader(file)}
-        results, event_phase = evaluate(offsets)
+        return evaluate(read_offsets(Path(args.offsets)))
     except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
         raise SystemExit(f'musmove: error: {args.offsets}: {error}') from error
+
+
+def partner_beats(args: argparse.Namespace) -> int:
+    from musmove.evaluation.partner import evaluate, write
+
+    results, event_phase = from_offsets(args, evaluate)
     print(write(results, event_phase, Path(args.out)))
     print(f'musmove partner-beats: table in {args.out}/ (partner.md, partner.csv)')
     return 0
 
 
 def dance_robot(args: argparse.Namespace) -> int:
-    import csv
-
     from musmove.evaluation.dance_robot import evaluate, write
 
-    try:
-        with Path(args.offsets).open(newline='') as file:
-            offsets = {row['sequence']: row for row in csv.DictReader(file)}
-        results = evaluate(offsets)
-    except (FileNotFoundError, RuntimeError, ValueError, KeyError) as error:
-        raise SystemExit(f'musmove: error: {args.offsets}: {error}') from error
-    text = write(results, Path(args.out))
+    text = write(from_offsets(args, evaluate), Path(args.out))
     print(text[text.index('## Means') : text.index('## Per sequence')])
     print(f'musmove dance-robot: tables in {args.out}/ (robot.md, robot.csv)')
     return 0
@@ -208,6 +206,13 @@ def bag_reindex(args: argparse.Namespace) -> int:
         raise SystemExit(f'musmove: error: {error}') from error
     print(f'{args.bag}: metadata.yaml written for {len(files)} storage file(s)')
     return 0
+
+
+def offsets_and_out(verb: argparse.ArgumentParser) -> None:
+    """--offsets (musmove dance-offsets' table) and --out, for the verbs that read the trusted dancers."""
+    verb.add_argument('--offsets', default='docs/dance/offsets.csv', metavar='CSV',
+                      help='offsets.csv of musmove dance-offsets (default: docs/dance/offsets.csv)')  # fmt: skip
+    verb.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
 
 
 def parser() -> argparse.ArgumentParser:
@@ -367,9 +372,7 @@ def parser() -> argparse.ArgumentParser:
         'with the offsets measured by musmove dance-offsets applied, and score its tempo and beats against the '
         "song's reference beats (musmove.evaluation.partner); write partner.md and partner.csv.",
     )
-    partner.add_argument('--offsets', default='docs/dance/offsets.csv', metavar='CSV',
-                         help='offsets.csv of musmove dance-offsets (default: docs/dance/offsets.csv)')  # fmt: skip
-    partner.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
+    offsets_and_out(partner)
     partner.set_defaults(handler=partner_beats)
 
     robot = verbs.add_parser(
@@ -380,9 +383,7 @@ def parser() -> argparse.ArgumentParser:
         "masked; score the robot's and the dancer's asynchrony to the song's reference beats; write robot.md and "
         'robot.csv.',
     )
-    robot.add_argument('--offsets', default='docs/dance/offsets.csv', metavar='CSV',
-                       help='offsets.csv of musmove dance-offsets (default: docs/dance/offsets.csv)')  # fmt: skip
-    robot.add_argument('--out', default='docs/dance', metavar='DIR', help='output folder (default: docs/dance)')
+    offsets_and_out(robot)
     robot.set_defaults(handler=dance_robot)
 
     comparison = verbs.add_parser(

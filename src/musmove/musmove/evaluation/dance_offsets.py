@@ -27,6 +27,7 @@ of an onset (librosa's onset_detect on the danced part of the song) against that
 """
 
 import csv
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -201,15 +202,27 @@ def measure(chosen: list[DanceSequence], every: list[DanceSequence], progress: b
     return results
 
 
+def write_csv(results: Sequence, path: Path) -> None:
+    """One row per result (a dataclass), floats to 4 decimals; the split stays out: it is the data set's
+    splits.csv, not ours to copy."""
+    with path.open('w', newline='') as file:
+        writer = csv.DictWriter(file, fieldnames=[k for k in asdict(results[0]) if k != 'split'])
+        writer.writeheader()
+        for result in results:
+            values = {k: v for k, v in asdict(result).items() if k != 'split'}
+            writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in values.items()})
+
+
+def read_offsets(path: Path) -> dict[str, dict[str, str]]:
+    """The rows of an offsets.csv written by `write`, by sequence name."""
+    with path.open(newline='') as file:
+        return {row['sequence']: row for row in csv.DictReader(file)}
+
+
 def write(results: list[Offset], out: Path) -> str:
     """offsets.md, offsets.csv and offsets.png in `out`; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / 'offsets.csv').open('w', newline='') as file:
-        writer = csv.DictWriter(file, fieldnames=[k for k in asdict(results[0]) if k != 'split'])
-        writer.writeheader()
-        for result in results:  # the split stays out: it is the data set's splits.csv, not ours to copy
-            values = {k: v for k, v in asdict(result).items() if k != 'split'}
-            writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in values.items()})
+    write_csv(results, out / 'offsets.csv')
     trusted = [r for r in results if r.trusted]
     lags = np.array([r.lag_a for r in trusted]) * 1000
     summary = f'{len(trusted)} of {len(results)} trusted'

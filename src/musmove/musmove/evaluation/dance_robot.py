@@ -22,9 +22,8 @@ reference is the dancer's own asynchrony to the music: the beat phase of their s
 dancer's lowest points shifted onto the beat by the fitted event phase. No setting was tuned on these songs.
 """
 
-import csv
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +32,7 @@ from musmove.beat.movement import MovementTracker
 from musmove.beat.tracking import BeatTracker
 from musmove.evaluation.beats import FPS as AUDIO_FPS
 from musmove.evaluation.beats import RATE, activation
+from musmove.evaluation.dance_offsets import write_csv
 from musmove.evaluation.partner import (
     EVIDENCE_CONFIDENCE,
     MASK,
@@ -202,11 +202,7 @@ def evaluate(offsets: dict[str, dict[str, str]], progress: bool = True) -> list[
 def write(results: list[RobotResult], out: Path) -> str:
     """robot.md and robot.csv in `out`; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / 'robot.csv').open('w', newline='') as file:
-        writer = csv.DictWriter(file, fieldnames=list(asdict(results[0])))
-        writer.writeheader()
-        for result in results:
-            writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in asdict(result).items()})
+    write_csv(results, out / 'robot.csv')
     rows = [row(r) for r in results if not r.masked]
     masked_rows = [row(r) for r in results if r.masked]
     header = (

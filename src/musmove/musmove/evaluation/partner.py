@@ -21,15 +21,14 @@ white noise at the song's level in place of `MASK` seconds of it (the dancer kee
 settings (width 0.1 octave, floor 0.05, confidence 0.3) were set before any figure, not tuned on these songs.
 """
 
-import csv
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from musmove.beat.movement import MovementTracker
 from musmove.evaluation.beats import RATE, activation
-from musmove.evaluation.dance_offsets import Music, music
+from musmove.evaluation.dance_offsets import Music, music, write_csv
 from musmove.progress import Progress
 from musmove.sources.dance import BEATS_PER_BAR, FPS, REFERENCE_METHOD, DanceSequence, sequence, skeleton, song
 from musmove.sources.recordings import DANCE_JOINTS
@@ -224,12 +223,7 @@ def evaluate(offsets: dict[str, dict[str, str]], progress: bool = True) -> tuple
 def write(results: list[PartnerResult], event_phase: float, out: Path) -> str:
     """partner.md and partner.csv in `out`; returns the Markdown."""
     out.mkdir(parents=True, exist_ok=True)
-    with (out / 'partner.csv').open('w', newline='') as file:
-        writer = csv.DictWriter(file, fieldnames=[k for k in asdict(results[0]) if k != 'split'])
-        writer.writeheader()
-        for result in results:
-            values = {k: v for k, v in asdict(result).items() if k != 'split'}
-            writer.writerow({k: f'{v:.4f}' if isinstance(v, float) else v for k, v in values.items()})
+    write_csv(results, out / 'partner.csv')
     rows = [
         f'| {r.sequence} | {r.dance} | {"held out (test)" if r.split == "test" else "fit (" + r.split + ")"} | '
         f'{r.tempo:.1f} | {r.cycle_tempo:.1f} | {100 * r.bar_level:.0f} | {100 * r.any_level:.0f} | '
