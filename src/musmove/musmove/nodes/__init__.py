@@ -1,5 +1,6 @@
 """musmove's ROS 2 nodes; every node module has a `main` console entry point built on `spin`."""
 
+import gc
 import math
 import re
 import signal
@@ -188,18 +189,34 @@ def check_ros_args(args: list[str]) -> None:
                 raise ConfigurationError(f'--params-file {value}: not a mapping of node names to ros__parameters')
 
 
+def _refuse(reason: str) -> None:
+    """The one line of a refused start, on stderr at once."""
+    print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {reason}', file=sys.stderr, flush=True)
+
+
 def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) -> int:
     """Run a node until it finishes, SIGINT or SIGTERM; return the process exit status.
 
-    A configuration error is reported on one line on stderr, with exit status 2.
+    A configuration error is reported on one line on stderr, with exit status 2. A node refused while it is built
+    is reported at once and freed while rclpy is still up: freed after the shutdown, its handles could crash the
+    process (SIGSEGV, rarely) before the line was written.
     """
     signal.signal(signal.SIGINT, _finish)
     signal.signal(signal.SIGTERM, _finish)
     try:
         check_ros_args(sys.argv if args is None else args)
         with rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO):
-            node = make_node()
-            node.check_overrides()
+            try:
+                node = make_node()
+                node.check_overrides()
+            except (ConfigurationError, ParameterException) as error:
+                _refuse(str(error))
+                error.__traceback__ = None  # its frames hold the half-built node
+                if 'node' in locals():
+                    node.destroy_node()
+                del error
+                gc.collect()
+                return 2
             _spinning.append(node)
             executor = SingleThreadedExecutor()
             executor.add_node(node)
@@ -209,12 +226,11 @@ def spin(make_node: Callable[[], MusmoveNode], args: list[str] | None = None) ->
                 time.sleep(max(linger, LINGER))  # for DDS to deliver the last word, and for it to act
             executor.shutdown()
             return 0
-    except (ConfigurationError, ParameterException) as error:
-        print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {error}', file=sys.stderr)
+    except (ConfigurationError, ParameterException) as error:  # the command line, before rclpy starts
+        _refuse(str(error))
         return 2
     except RCLError as error:  # bad --ros-args: a missing or unparsable parameter file, a dangling -p
-        reason = re.sub(r',? at /\S+:\d+', '', str(error)).strip()
-        print(f'{sys.argv[0].rsplit("/", 1)[-1]}: error: {reason}', file=sys.stderr)
+        _refuse(re.sub(r',? at /\S+:\d+', '', str(error)).strip())
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         return 0
