@@ -305,6 +305,9 @@ def test_silence_brings_the_robot_home(performance):
     np.testing.assert_allclose(resting, np.broadcast_to(HOME, resting.shape), atol=1e-4)
 
 
+UNMEASURED = 'measured (0 estimates)'  # the controller's latency_source before its first estimate
+
+
 def test_asynchrony_and_latency_are_reported(performance):
     p = performance
     arrived, metrics = [(t, m) for t, m in p.metrics if t < p.estop[0]][-1]
@@ -318,10 +321,16 @@ def test_asynchrony_and_latency_are_reported(performance):
     dance = (p.command_times > p.start + 7.0) & (p.command_times < p.estop[0])
     motion = (p.state_times > p.start + 7.0) & (p.state_times < p.estop[0])
     latency = estimate_latency(p.command_times[dance], p.commands[dance], p.state_times[motion], p.states[motion])
-    reported = [float(d['latency_ms']) / 1e3 for t, d in p.diagnostics if p.start + 7.0 < t < p.estop[0]]
-    print(f'latency: reported {1e3 * np.mean(reported):.1f} ms, measured by the test {1e3 * latency:.1f} ms')
+    # What the controller measured, once it has (before, it reports its prior: how soon depends on the load), and
+    # the latency it compensates, taken in gradually: by the emergency stop, the measured one
+    reports = [d for t, d in p.diagnostics if p.start + 7.0 < t < p.estop[0]]
+    measured = [float(d['latency_measured_ms']) / 1e3 for d in reports if d['latency_source'] != UNMEASURED]
+    compensated = float(reports[-1]['latency_ms']) / 1e3
+    print(f'latency: measured {1e3 * np.mean(measured):.1f} ms and compensated {1e3 * compensated:.1f} ms by the '
+          f'controller, measured by the test {1e3 * latency:.1f} ms')  # fmt: skip
     assert 0.02 < latency < 0.15
-    assert np.abs(np.array(reported) - latency).max() < 0.01
+    assert len(measured) >= 3 and np.abs(np.array(measured) - latency).max() < 0.01
+    assert abs(compensated - latency) < 0.01
 
 
 def test_the_panda_in_pybullet_follows_a_trajectory(ros_node, node_process):
