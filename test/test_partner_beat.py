@@ -10,8 +10,9 @@ from geometry_msgs.msg import Pose
 from ros_helpers import wait
 
 from musmove.beat.movement import MovementTracker
-from musmove.evaluation.partner import signal, track
-from musmove.sources.dance import BEATS_PER_BAR, FPS, dance_root
+from musmove.evaluation.beats import error_summary, prediction_errors
+from musmove.evaluation.partner import circular_mean, movement_track, prepare, signal, track
+from musmove.sources.dance import BEATS_PER_BAR, FPS, dance_root, sequence
 from musmove_msgs.msg import Beat, SyncFrame
 
 OFFSETS = Path(__file__).resolve().parent.parent / 'docs' / 'dance' / 'offsets.csv'
@@ -61,6 +62,23 @@ def test_a_real_waltz_dancer_keeps_a_bar_cycle_the_tracker_follows():
         assert near.mean() > 0.5, f'{row["sequence"]}: the bar cycle in {near.mean():.0%} of the frames'
         tracked = np.isfinite(tempi).sum() / FPS  # s after the first window
         assert 60 * len(beats) / tracked == pytest.approx(3 * bar, rel=0.25)  # 13-21 % of the beats missed today
+
+
+def test_the_movement_predicts_a_real_waltz_dancers_coming_beats():
+    """The predictions partner_beat would publish, scored as a robot acting 100 ms ahead would use them."""
+    try:
+        dance_root()
+    except FileNotFoundError as error:
+        pytest.skip(f'needs the dance-melody data set: {error}')
+    pytest.importorskip('madmom', reason='the reference beats need madmom (tools/bootstrap.sh --evaluation)')
+    row = trusted_waltzes()[0]
+    run = prepare(sequence(row['sequence']), row)
+    moved, _, _ = movement_track(run, BEATS_PER_BAR['waltz'], circular_mean(run.phases)[0] % 1.0)
+    assert np.all(np.diff(moved.made) >= 0) and np.all(moved.predicted > moved.made)  # each a beat still to come
+    reference = run.music.beats[(run.music.beats > moved.made[0]) & (run.music.beats < moved.made[-1])]
+    summary = error_summary(prediction_errors(reference, moved.made, moved.predicted, periods=moved.periods))
+    assert summary['coverage'] > 0.5, summary
+    assert summary['median_abs_error_ms'] < 0.25 * 1000 * run.music.period, summary  # well inside a beat
 
 
 def spine_frame(t: float, height: float, joints: int = 6) -> SyncFrame:

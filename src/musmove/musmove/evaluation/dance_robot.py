@@ -153,7 +153,7 @@ def score(run: Run, event_phase: float) -> list[RobotResult]:
     end = seq.start_time + len(run.values) / FPS
     mask = (seq.start_time + MASK[0], seq.start_time + MASK[1])
     meter = BEATS_PER_BAR[seq.dance]
-    tempi, _, confidence = movement(run.values, meter, event_phase)
+    tempi, _, confidence, _ = movement(run.values, meter, event_phase)
     evidence = (run.song_time(np.arange(len(run.values))), tempi * meter / run.scale, confidence)
     partner = list(partner_events(run, event_phase))
     peaks = run.song_time(track(run.values, 1)[1])

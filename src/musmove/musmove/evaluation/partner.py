@@ -19,6 +19,9 @@ the song), movement only (the beats above), and both: the same audio tracker wit
 (late fusion: the movement decides the metrical level, the music the beats). Each also with the music masked:
 white noise at the song's level in place of `MASK` seconds of it (the dancer keeps moving). The fusion's
 settings (width 0.1 octave, floor 0.05, confidence 0.3) were set before any figure, not tuned on these songs.
+Each condition is scored twice: its observed beats (F) and the predicted beats a robot acts on (the error of the
+newest prediction made `beats.HORIZON` before each reference beat, at the reference's metrical level:
+`musmove.evaluation.beats.prediction_errors`).
 """
 
 from dataclasses import dataclass, replace
@@ -27,7 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from musmove.beat.movement import MovementTracker
-from musmove.evaluation.beats import RATE, activation
+from musmove.evaluation.beats import HORIZON, RATE, Track, activation, error_summary, prediction_errors
 from musmove.evaluation.dance_offsets import Music, music, write_csv
 from musmove.progress import Progress
 from musmove.sources.dance import BEATS_PER_BAR, FPS, REFERENCE_METHOD, DanceSequence, sequence, skeleton, song
@@ -38,6 +41,7 @@ TOLERANCE = 0.04  # tempo within 4 %
 LEVELS = (1 / 4, 1 / 3, 1 / 2, 1, 2, 3, 4)  # metrical levels (times the beat tempo) a cycle may move at
 EVIDENCE_CONFIDENCE = 0.3  # the movement's tempo weighs the audio tracker's from this confidence on
 MASK = (20.0, 30.0)  # s into the dance: the music masked by noise
+ERROR_CONDITIONS = ('audio', 'movement', 'both', 'audio_masked', 'both_masked', 'movement_masked')
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,20 @@ class PartnerResult:
     movement_masked_f: float  # the movement beats scored on the masked seconds only
     audio_tempo: float  # median tempo of the causal beats [BPM]
     both_tempo: float
+    # The predicted beats a robot acts on (`beats.HORIZON` ahead, at the reference's level): median absolute
+    # error [ms] and the share of reference beats predicted, in the order of ERROR_CONDITIONS.
+    audio_error_ms: float
+    movement_error_ms: float
+    both_error_ms: float
+    audio_masked_error_ms: float
+    both_masked_error_ms: float
+    movement_masked_error_ms: float
+    audio_coverage: float
+    movement_coverage: float
+    both_coverage: float
+    audio_masked_coverage: float
+    both_masked_coverage: float
+    movement_masked_coverage: float
 
 
 def signal(name: str) -> np.ndarray:
@@ -68,38 +86,47 @@ def signal(name: str) -> np.ndarray:
 
 def track(values: np.ndarray, beats_per_cycle: int, event_phase: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """(cycle tempo per frame (NaN before the first window), observed beats [frames]) of a causal run."""
-    tempi, beats, _ = movement(values, beats_per_cycle, event_phase)
+    tempi, beats, *_ = movement(values, beats_per_cycle, event_phase)
     return tempi, beats
 
 
 def movement(values: np.ndarray, beats_per_cycle: int, event_phase: float) -> tuple[np.ndarray, ...]:
-    """Cycle tempo and confidence per frame (NaN before the first window), and the observed beats [frames]."""
+    """Cycle tempo, confidence and the next beat [frames] per frame (NaN before the first window), and the
+    observed beats [frames]."""
     tracker = MovementTracker(FPS, beats_per_cycle=beats_per_cycle, event_phase=event_phase)
     tempi, confidence, beats = np.full(len(values), np.nan), np.zeros(len(values)), []
+    coming = np.full(len(values), np.nan)
     for k, value in enumerate(values):
         if estimate := tracker.step(float(value)):
-            tempi[k], confidence[k] = estimate.cycle_tempo, estimate.confidence
+            tempi[k], confidence[k], coming[k] = estimate.cycle_tempo, estimate.confidence, estimate.next_beat
             if estimate.observed is not None:
                 beats.append(estimate.observed)
-    return tempi, np.array(beats), confidence
+    return tempi, np.array(beats), confidence, coming
 
 
-def audio_beats(activations: np.ndarray, start: float, evidence: tuple[np.ndarray, ...] | None) -> np.ndarray:
-    """Causal beats [song time] of the audio tracker on `activations` from song time `start`; with `evidence`
-    (song times, beat tempo, confidence of the movement), its tempo weighs the tracker's when confident."""
+def audio_beats(activations: np.ndarray, start: float, evidence: tuple[np.ndarray, ...] | None) -> Track:
+    """Causal beats and predictions [song time] of the audio tracker on `activations` from song time `start`
+    (the predictions beat_tracker would publish); with `evidence` (song times, beat tempo, confidence of the
+    movement), the movement's tempo weighs the tracker's when confident."""
     from musmove.beat.tracking import BeatTracker
     from musmove.evaluation.beats import FPS as AUDIO_FPS
 
-    tracker, beats, newest = BeatTracker(AUDIO_FPS), [], 0
+    tracker, beats, predictions, newest = BeatTracker(AUDIO_FPS), [], [], 0
     for frame, value in enumerate(activations[:, 0]):
         if evidence is not None:
             times, tempo, confidence = evidence
             newest = np.searchsorted(times, start + (frame + 1) / AUDIO_FPS, side='right')  # heard by then
             confident = newest and confidence[newest - 1] >= EVIDENCE_CONFIDENCE
             tracker.tempo_evidence(tempo[newest - 1] if confident else None)
-        if (estimate := tracker.step(value)).observed is not None:
+        estimate = tracker.step(value)
+        if estimate.observed is not None:
             beats.append(start + estimate.observed / AUDIO_FPS)
-    return np.array(beats)
+        if estimate.confidence >= tracker.min_confidence:
+            predictions.append((frame + 1, estimate.next_beat, 60 * AUDIO_FPS / estimate.tempo))
+    made, coming, periods = np.array(predictions, dtype=np.float64).reshape(-1, 3).T
+    return Track(
+        np.array(beats), np.zeros(0), *(start + made / AUDIO_FPS, start + coming / AUDIO_FPS), periods / AUDIO_FPS
+    )
 
 
 def masked(audio: np.ndarray, rate: int, span: tuple[float, float]) -> np.ndarray:
@@ -151,6 +178,17 @@ class Run:
         return self.music.middle + self.scale * (np.asarray(frames, dtype=float) / FPS - middle) - self.lag
 
 
+def movement_track(run: Run, meter: int, event_phase: float) -> tuple[Track, np.ndarray, np.ndarray]:
+    """The movement's causal beats and predictions [song time] (those partner_beat would publish: confidence at
+    least `EVIDENCE_CONFIDENCE`, its default), and its beat tempo [BPM, song clock] and confidence per frame."""
+    tempi, beats, confidence, coming = movement(run.values, meter, event_phase)
+    frames = np.flatnonzero(confidence >= EVIDENCE_CONFIDENCE)
+    periods = run.scale * 60 / (tempi[frames] * meter)
+    song = lambda f: run.song_time(f) if len(f) else np.zeros(0)  # noqa: E731
+    track = Track(song(beats), np.zeros(0), song(frames + 1.0), song(coming[frames]), periods)
+    return track, tempi * meter / run.scale, confidence
+
+
 def prepare(seq: DanceSequence, row: dict[str, str]) -> Run:
     """A run with the beat phase of its cycle peaks (beats_per_cycle 1 marks each peak as a "beat")."""
     values = signal(seq.name)
@@ -165,31 +203,39 @@ def score(run: Run, event_phase: float) -> PartnerResult:
     import mir_eval
 
     seq, own, meter = run.seq, run.music, BEATS_PER_BAR[run.seq.dance]
-    tempi, beats, confidence = movement(run.values, meter, event_phase)
+    moved, beat_tempo, confidence = movement_track(run, meter, event_phase)
     start = seq.start_time + MovementTracker(FPS).length / FPS  # the first full window
     whole, mask = (start, seq.start_time + len(run.values) / FPS), (seq.start_time + MASK[0], seq.start_time + MASK[1])
+    inside = lambda b, span: b[(b >= span[0]) & (b <= span[1])]  # noqa: E731
 
-    def f(estimated: np.ndarray, span: tuple[float, float] = whole) -> float:
-        inside = lambda b: b[(b >= span[0]) & (b <= span[1])]  # noqa: E731
-        return float(mir_eval.beat.f_measure(inside(own.beats), inside(estimated)))
+    def f(estimated: Track, span: tuple[float, float] = whole) -> float:
+        return float(mir_eval.beat.f_measure(inside(own.beats, span), inside(estimated.beats, span)))
 
-    def tempo(estimated: np.ndarray) -> float:
-        later = estimated[estimated >= start]
+    def error(estimated: Track, span: tuple[float, float] = whole) -> tuple[float, float]:
+        reference = inside(own.beats, span)
+        summary = error_summary(
+            prediction_errors(reference, estimated.made, estimated.predicted, periods=estimated.periods)
+        )
+        return summary['median_abs_error_ms'], summary['coverage']
+
+    def tempo(estimated: Track) -> float:
+        later = estimated.beats[estimated.beats >= start]
         return float(60 / np.median(np.diff(later))) if len(later) > 2 else np.nan
 
-    moved = run.song_time(beats) if len(beats) else np.array([])
-    evidence = (run.song_time(np.arange(len(run.values))), tempi * meter / run.scale, confidence)
+    evidence = (run.song_time(np.arange(len(run.values))), beat_tempo, confidence)
     heard = dance_audio(seq, len(run.values))
     clear, noisy = ([audio_beats(activation(audio), seq.start_time, e) for e in (None, evidence)]
                     for audio in (heard, masked(heard, RATE, MASK)))  # fmt: skip
     bpm = 60.0 / own.period
-    valid = tempi[np.isfinite(tempi)] / run.scale  # on the music's clock
+    valid = beat_tempo[np.isfinite(beat_tempo)] / meter  # cycles per minute on the music's clock
     near = [np.abs(valid / (bpm * level) - 1) <= TOLERANCE for level in LEVELS]
     mean, spread = circular_mean(run.phases)
+    errors = [error(clear[0]), error(moved), error(clear[1]), error(noisy[0]), error(noisy[1]), error(moved, mask)]
     return PartnerResult(
         seq.name, seq.dance, seq.split, bpm, float(np.median(valid)), float(near[LEVELS.index(1 / meter)].mean()),
         float(np.any(near, axis=0).mean()), f(moved), mean, 1000 * spread * own.period, f(clear[0]), f(clear[1]),
         f(noisy[0]), f(noisy[1]), f(moved, mask), tempo(clear[0]), tempo(clear[1]),
+        *(e for e, _ in errors), *(c for _, c in errors),
     )  # fmt: skip
 
 
@@ -252,6 +298,15 @@ def write(results: list[PartnerResult], event_phase: float, out: Path) -> str:
         ablation_mean('mean, all trusted', results),
         ablation_mean('mean, held out (test)', [r for r in results if r.split == 'test']),
         '',
+        f'## Ablation: the predicted beats a robot acts on, {1000 * HORIZON:.0f} ms ahead: median absolute error (ms) '
+        'and the share of reference beats predicted at their level (%)',
+        '',
+        '| sequence | split | audio | movement | both | audio, masked | both, masked | movement, masked part |',
+        '|---|---|---|---|---|---|---|---|',
+        *[error_row(f'{r.sequence} | {r.split}', [r]) for r in results],
+        error_row('mean, all trusted |', results),
+        error_row('mean, held out (test) |', [r for r in results if r.split == 'test']),
+        '',
     ])  # fmt: skip
     (out / 'partner.md').write_text(text)
     return text
@@ -270,3 +325,16 @@ def ablation_mean(label: str, results: list[PartnerResult]) -> str:
     names = ('audio_f', 'f_measure', 'both_f', 'audio_masked_f', 'both_masked_f', 'movement_masked_f')
     cells = [f'**{100 * np.mean([getattr(r, n) for r in results]):.1f}**' for n in names]
     return f'| {label} | | ' + ' | '.join(cells) + ' | |'
+
+
+def error_row(label: str, results: list[PartnerResult]) -> str:
+    """Prediction error (ms) and coverage (%) per condition: one sequence's, or their means (bold)."""
+    if not results:
+        return f'| {label} |' + ' |' * len(ERROR_CONDITIONS)
+    bold = '**' if len(results) > 1 else ''
+    cells = []
+    for condition in ERROR_CONDITIONS:
+        errors = np.array([getattr(r, f'{condition}_error_ms') for r in results])
+        coverage = np.mean([getattr(r, f'{condition}_coverage') for r in results])
+        cells.append('-' if np.isnan(errors).all() else f'{bold}{np.nanmean(errors):.0f}{bold} ({100 * coverage:.0f})')
+    return f'| {label} | ' + ' | '.join(cells) + ' |'
