@@ -47,6 +47,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def demo(args: argparse.Namespace) -> int:
+    if args.dancer:
+        from musmove.demo_dancer import run_dancer
+
+        try:
+            return run_dancer(args.dancer, Path(args.offsets), Path(args.out), args.duration, args.mode, args.lookahead)
+        except (FileNotFoundError, RuntimeError, ValueError) as error:
+            raise SystemExit(f'musmove demo: error: {error}') from error
     from musmove.demo import run_demo
 
     return run_demo(duration=args.duration, out=Path(args.out), mode=args.mode, lookahead=args.lookahead)
@@ -255,6 +262,15 @@ def parser() -> argparse.ArgumentParser:
         default=0.3,
         metavar='S',
         help='known mode: the audio is published S s before it is heard (default 0.3)',
+    )
+    demo_verb.add_argument(
+        '--dancer',
+        metavar='SEQUENCE',
+        help='a real dancer instead: a trusted dance-melody sequence (e.g. DANCE_W_33, of the test split) and its '
+        'song, the robot following both (needs the data set in ../shared/data; musmove.demo_dancer)',
+    )
+    demo_verb.add_argument(
+        '--offsets', default='docs/dance/offsets.csv', metavar='CSV', help='for --dancer: musmove dance-offsets table'
     )
     demo_verb.set_defaults(handler=demo)
 

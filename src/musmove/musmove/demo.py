@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import mir_eval
@@ -32,7 +33,7 @@ from rclpy.node import Node
 
 from musmove.evaluation import human
 from musmove.evaluation.performed import heard_beats
-from musmove.evaluation.session import evaluate, report
+from musmove.evaluation.session import Session, evaluate, report
 from musmove.progress import Progress
 from musmove.sources.data import bundled, render_midi, shared_data
 from musmove.training.beat_data import metronome
@@ -73,11 +74,24 @@ class Listener(Node):
         self.diagnostics.update((status.name, status) for status in array.status)
 
 
-def demo_config(folder: Path) -> Path:
-    """config/coordination.yaml with `DEMO_PARAMETERS` over it, written into `folder`."""
+@dataclass(frozen=True)
+class Material:
+    """What a demo plays and scores: audio, the partner's motion capture (and its virtual IMU), the references."""
+
+    wav: Path
+    mocap: Path
+    beats: Path  # the beat reference of `musmove evaluate`: a MIDI file, or beat times from the start (text)
+    gestures: Path | None  # annotated gesture phases (a UCI *_raw.csv), if any
+    seconds: float
+    parameters: dict = field(default_factory=lambda: DEMO_PARAMETERS)  # over config/coordination.yaml, per node
+    arguments: dict = field(default_factory=dict)  # more launch arguments
+
+
+def demo_config(folder: Path, overrides: dict = DEMO_PARAMETERS) -> Path:
+    """config/coordination.yaml with `overrides` (per node) over it, written into `folder`."""
     config = Path(get_package_share_directory('musmove'), 'config', 'coordination.yaml')
     parameters = yaml.safe_load(config.read_text())
-    for node, values in DEMO_PARAMETERS.items():
+    for node, values in overrides.items():
         parameters[f'/**/{node}']['ros__parameters'].update(values)
     path = folder / 'demo.yaml'
     path.write_text(yaml.safe_dump(parameters, sort_keys=False))
@@ -108,54 +122,63 @@ def run_demo(
     mocap = partner_recording()
     print(f'musmove demo: audio {wav.name}; partner (motion capture, virtual wrist IMU) {mocap} (UCI, CC BY 4.0)')
     seconds = soundfile.info(str(wav)).duration if duration is None else duration
+    status, _ = run_modes(Material(wav, mocap, midi, mocap, seconds), out, mode, lookahead)
+    if status == 0:
+        print(human_references())
+    return status
+
+
+def run_modes(material: Material, out: Path, mode: str, lookahead: float) -> tuple[int, dict[str, Session]]:
+    """The graph on `material` in `mode` (live, known or both, one after the other, side by side at the end): the
+    exit status and each mode's session."""
     modes = ['live', 'known'] if mode == 'both' else [mode]
-    tables = {}
+    tables, sessions = {}, {}
     for name in modes:
         ahead = lookahead if name == 'known' else 0.0
         what = 'causal, as from a microphone' if name == 'live' else f'the audio published {ahead:g} s before heard'
         print(f'musmove demo: {name} mode ({what})')
         folder = out if name == modes[0] else out / name
-        status, tables[name] = run_mode(midi, wav, mocap, seconds, folder, ahead)
+        status, tables[name], sessions[name] = run_mode(material, folder, ahead)
         if status != 0:
-            return status
+            return status, sessions
     if len(tables) > 1:
         header, rule = tables[modes[0]][:2]
-        print('musmove demo: both modes (robot vs the performed beats; the human references below)')
+        print('musmove demo: both modes (the robot vs the beats people hear; the human references below)')
         print(
             '\n'.join([f'| mode {header}', f'| --- {rule}', *(f'| {name} {rows[2]}' for name, rows in tables.items())])
         )
-    print(human_references())
-    return 0
+    return 0, sessions
 
 
-def run_mode(midi: Path, wav: Path, mocap: Path, seconds: float, out: Path, lookahead: float) -> tuple[int, list]:
-    """One run of the graph into `out`; its exit status and the lines of its summary table."""
+def run_mode(material: Material, out: Path, lookahead: float) -> tuple[int, list, Session | None]:
+    """One run of the graph into `out`; its exit status, the lines of its summary table and its session."""
     shutil.rmtree(out / 'bag', ignore_errors=True)  # the last demo's
     out.mkdir(parents=True, exist_ok=True)
-    begin = time.time() + STARTUP
+    begin, m = time.time() + STARTUP, material
     with tempfile.TemporaryDirectory() as folder:
         arguments = {
-            'config': demo_config(Path(folder)), 'audio_file': wav, 'imu_file': mocap, 'mocap_file': mocap,
-            'start_time': begin, 'robot': 'sim', 'record': 'true', 'bag': (out / 'bag').resolve(),
-            'lookahead': lookahead,
+            'config': demo_config(Path(folder), m.parameters), 'audio_file': m.wav, 'imu_file': m.mocap,
+            'mocap_file': m.mocap, 'start_time': begin, 'robot': 'sim', 'record': 'true',
+            'bag': (out / 'bag').resolve(), 'lookahead': lookahead, **m.arguments,
         }  # fmt: skip
         command = ['musmove', 'launch', 'coordination', *(f'{k}:={v}' for k, v in arguments.items())]
-        print(f'musmove demo: {" ".join(command[:3])} ... (log: {out / "launch.log"}); {seconds:.0f} s of music')
+        print(f'musmove demo: {" ".join(command[:3])} ... (log: {out / "launch.log"}); {m.seconds:.0f} s of music')
         with (out / 'launch.log').open('w') as log:
             launched = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-            status = listen(launched, begin, seconds)
+            status = listen(launched, begin, m.seconds, m.beats)
     if status != 0:
         errors = [line for line in (out / 'launch.log').read_text().splitlines() if 'error' in line.lower()]
         print('\n'.join(['musmove demo: the graph failed:', *errors[-5:]]))
-        return status, []
+        return status, [], None
+    gestures = f' --gestures {m.gestures}' if m.gestures else ''
     print(f'musmove demo: the graph stopped cleanly; evaluating the bag as\n  musmove evaluate {out / "bag"} '
-          f'--beats {midi} --gestures {mocap} --start-time {begin:.6f} --out {out / "report"}')  # fmt: skip
-    session = evaluate(out / 'bag', midi, mocap, begin)
+          f'--beats {m.beats}{gestures} --start-time {begin:.6f} --out {out / "report"}')  # fmt: skip
+    session = evaluate(out / 'bag', m.beats, m.gestures, begin)
     text = report(session, out / 'bag', out / 'report')
     table = text[text.index('|') : text.index('\n\n', text.index('|'))]
     print(table)
     print(f'musmove demo: report and plots in {out / "report"}/, the bag in {out / "bag"}/')
-    return status, table.splitlines()
+    return status, table.splitlines(), session
 
 
 def human_references() -> str:
@@ -166,8 +189,9 @@ def human_references() -> str:
         return f'musmove demo: no human references ({" ".join(str(error).split())})'
 
 
-def listen(launched: subprocess.Popen, begin: float, seconds: float) -> int:
-    """Follow the graph for `seconds` of music from `begin`, report it, stop it; its exit status."""
+def listen(launched: subprocess.Popen, begin: float, seconds: float, reference: Path) -> int:
+    """Follow the graph for `seconds` of music from `begin`, report it against the beat `reference`, stop it;
+    its exit status."""
     with rclpy.init():
         listener = Listener()
         progress = Progress('musmove demo: synchronized frames', round(seconds * SAMPLE_RATE / HOP_SIZE))
@@ -181,7 +205,7 @@ def listen(launched: subprocess.Popen, begin: float, seconds: float) -> int:
             status = launched.wait(timeout=60)
         progress.close()
         report_frames(listener)
-        report_beats(listener.beats, begin, bundled(DEMO_MIDI))
+        report_beats(listener.beats, begin, reference)
     return status
 
 
@@ -220,21 +244,28 @@ def _seconds(stamp) -> float:
     return stamp.sec + stamp.nanosec / 1e9
 
 
-def report_beats(beats: list[Beat], begin: float, midi: Path) -> None:
-    """Score the live beats (times from `begin`) against the performed beats of `midi`, and its metronome."""
+def report_beats(beats: list[Beat], begin: float, reference: Path) -> None:
+    """Score the live beats (times from `begin`) against `reference`: a MIDI file's performed beats (and its
+    metronome and bar lines), or beat times from the start (a text file)."""
     observed = [b for b in beats if b.kind == Beat.OBSERVED]
     if not observed:
         print('  beats                  none arrived')
         return
     times = np.array([_seconds(b.header.stamp) for b in observed]) - begin
-    performed, clicks = heard_beats(midi)
-    played = ~np.isnan(performed)
-    downbeats = metronome(midi)[1]
-    bar_lines = np.isin(clicks, downbeats) & played  # the performed beats on the bar lines
-    performed, clicks, downbeats = (events[events <= times[-1] + 0.25] for events in
-                                    (performed[played], clicks, performed[bar_lines]))  # fmt: skip
-    trim = mir_eval.beat.trim_beats
-    f_measure, f_click = (mir_eval.beat.f_measure(trim(reference), trim(times)) for reference in (performed, clicks))
+    trim, heard = mir_eval.beat.trim_beats, times[-1] + 0.25
+    if reference.suffix.lower() in ('.mid', '.midi'):
+        performed, clicks = heard_beats(reference)
+        played = ~np.isnan(performed)
+        bar_lines = np.isin(clicks, metronome(reference)[1]) & played  # the performed beats on the bar lines
+        primary, clicks, downbeats = (events[events <= heard] for events in
+                                      (performed[played], clicks, performed[bar_lines]))  # fmt: skip
+        against = f'vs the metronome click {mir_eval.beat.f_measure(trim(clicks), trim(times)):.3f}'
+        what = 'the performed beats'
+    else:
+        primary = np.loadtxt(reference, ndmin=1, usecols=0)
+        primary, downbeats = primary[primary <= heard], np.zeros(0)
+        what, against = "the song's reference beats", 'no downbeat reference'
+    f_measure = mir_eval.beat.f_measure(trim(primary), trim(times))
     bars = np.array([_seconds(b.header.stamp) for b in observed if b.downbeat]) - begin
     downbeat_f = mir_eval.beat.f_measure(trim(downbeats), trim(bars)) if len(downbeats) else float('nan')
     by_index = {b.index: _seconds(b.header.stamp) for b in observed}
@@ -245,8 +276,7 @@ def report_beats(beats: list[Beat], begin: float, midi: Path) -> None:
     ]
     print(
         f'  beats                  {len(observed)} observed, tempo {observed[-1].tempo:.1f} BPM; '
-        f'F-measure {f_measure:.3f}, downbeats {downbeat_f:.3f} (vs the performed beats, after 5 s; '
-        f'vs the metronome click {f_click:.3f})'
+        f'F-measure {f_measure:.3f}, downbeats {downbeat_f:.3f} (vs {what}, after 5 s; {against})'
     )
     if errors:
         print(f'  predicted beats        median |error| {1000 * np.median(np.abs(errors)):.1f} ms vs where observed')

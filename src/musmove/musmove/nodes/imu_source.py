@@ -25,7 +25,8 @@ class ImuSource(FileSource):
         super().__init__('imu_source')
         self.declare_replay_parameters(
             'IMU recording: a CSV in the documented layout, or motion capture (BVH, C3D, UCI *_raw.csv, '
-            'dance-melody skeletons.npz) read as a virtual IMU on `joint`.'
+            'dance-melody skeletons.npz) read as a virtual IMU on `joint`.',
+            rescalable=True,
         )
         joint = self.parameter('joint', 'right_wrist', 'Joint that carries the virtual IMU in a motion-capture file.')
         rate = self.parameter('rate', 0.0, 'Resample to this rate [Hz]; 0: the recording rate.', low=0.0, high=10_000.0)

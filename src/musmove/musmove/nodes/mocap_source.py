@@ -27,7 +27,8 @@ class MocapSource(FileSource):
     def __init__(self) -> None:
         super().__init__('mocap_source')
         self.declare_replay_parameters(
-            'Motion capture to play: BVH, C3D, UCI gesture-phase *_raw.csv or dance-melody skeletons.npz.'
+            'Motion capture to play: BVH, C3D, UCI gesture-phase *_raw.csv or dance-melody skeletons.npz.',
+            rescalable=True,
         )
         joints = [j for j in self.parameter('joints', [''], 'Joints to publish, in this order; [""]: all.') if j]
         scale = self.parameter('scale', 0.0, 'Metres per file unit; 0: the format default.', low=0.0)

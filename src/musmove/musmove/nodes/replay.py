@@ -15,13 +15,14 @@ CATCH_UP = 1.0  # [s] a source this late after its start_time resumes at the sam
 class FileSource(MusmoveNode):
     """A node that replays a recorded file: pacing, looping, start time and stamp offset.
 
-    Sample k is stamped start + times[k] + time_offset, so a replay is deterministic and
+    Sample k is stamped start + time_scale * times[k] + time_offset, so a replay is deterministic and
     several sources given the same `start_time` share one clock. A source that starts more than
     `CATCH_UP` after `start_time` (a respawn, a slow start) resumes at the sample due now, with the
     stamps of that clock: it never bursts out the part of the file its clock has passed.
     """
 
-    def declare_replay_parameters(self, file_description: str) -> None:
+    def declare_replay_parameters(self, file_description: str, rescalable: bool = False) -> None:
+        """The replay's parameters; `rescalable`: also `time_scale`, for a recording on a clock of its own."""
         p = self.parameter
         self.file = p('file', '', file_description)
         self.realtime = p('realtime', True, 'Pace the file in real time; false: as fast as possible.')
@@ -32,6 +33,11 @@ class FileSource(MusmoveNode):
             'time_offset', 0.0, 'Added to every stamp [s], e.g. a known sensor latency.', low=-60.0, high=60.0
         )
         self.frame_id = p('frame_id', '', 'header.frame_id; empty: from the recording.')
+        self.time_scale = 1.0
+        if rescalable:
+            self.time_scale = p(
+                'time_scale', 1.0, "Seconds of the common clock per second of the file's clock.", low=0.5, high=2.0
+            )
 
     def start_replay(
         self,
@@ -47,7 +53,7 @@ class FileSource(MusmoveNode):
         before its time, a file published ahead). Without a `start_time`, the first sample's time is
         `delay` ns after playing starts (the time publishing ahead and a sound card's latency need).
         """
-        self.times = np.asarray(times, dtype=np.int64)
+        self.times = np.round(np.asarray(times, dtype=np.float64) * self.time_scale).astype(np.int64)
         self.delay, self.start = delay, None
         step = int(np.median(np.diff(self.times))) if len(self.times) > 1 else 10**7
         self.period = int(self.times[-1]) + step  # one pass of a looping file
