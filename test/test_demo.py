@@ -101,3 +101,48 @@ def test_the_bag_replays_into_the_same_figures(demo, tmp_path):
     assert replayed.beat_scores == live.beat_scores and live.beat_scores['f_measure'] > 0.8
     assert replayed.gesture['accuracy'] == live.gesture['accuracy']
     assert replayed.robot.mean == live.robot.mean and replayed.robot.matched == live.robot.matched
+
+
+DANCER = 'DANCE_W_33'  # a trusted sequence of the test split (docs/dance/offsets.csv)
+
+
+@pytest.fixture(scope='module')
+def dancer_demo(tmp_path_factory):
+    """`musmove demo --dancer`, live mode, on the first 25 s of a real dancer and their song."""
+    from musmove.evaluation.dance_offsets import music
+    from musmove.sources.dance import sequence
+
+    try:
+        music(sequence(DANCER))  # the song's reference beats: madmom, or their cache
+    except (FileNotFoundError, RuntimeError) as error:
+        pytest.skip(f'needs the dance-melody data set and its reference beats: {error}')
+    out = tmp_path_factory.mktemp('dancer')
+    command = ['musmove', 'demo', '--dancer', DANCER, '--duration', '25', '--mode', 'live', '--out', str(out)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr + (out / 'launch.log').read_text()
+    return result.stdout, out
+
+
+def test_the_demo_dances_with_a_real_dancer_to_their_song(dancer_demo):
+    stdout, out = dancer_demo
+    shares = {words[0]: words for words in summary_lines(stdout) if len(words) > 2 and words[1] == 'OK'}
+    assert set(shares) == {'audio', 'imu', 'mocap'}, stdout  # the song, the wrist's virtual IMU, the skeleton
+    assert "vs the song's reference beats" in stdout
+    rows = {cells[0]: cells for cells in (table_cells(line) for line in stdout.splitlines()) if len(cells) == 4}
+    dancer, robot = rows['the dancer'], rows['the robot, live']
+    assert abs(float(dancer[1])) < 500 and 0 < float(dancer[2]) < 250, stdout  # the dancer's own, from the data
+    assert abs(float(robot[1])) < 200, stdout  # the robot matched beats of the song, from its lock
+    assert (out / 'report' / 'report.md').stat().st_size > 0 and (out / f'{DANCER}_beats.txt').is_file()
+
+
+def test_an_untrusted_dancer_is_refused_in_one_line(tmp_path):
+    try:
+        from musmove.sources.dance import dance_root
+
+        dance_root()
+    except FileNotFoundError as error:
+        pytest.skip(f'needs the dance-melody data set: {error}')
+    result = subprocess.run(['musmove', 'demo', '--dancer', 'DANCE_W_1', '--out', str(tmp_path)],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode != 0 and result.stderr.strip().count('\n') == 0, result.stderr
+    assert 'offset of DANCE_W_1 is not trusted' in result.stderr
