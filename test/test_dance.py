@@ -118,11 +118,13 @@ def test_a_sequence_as_mocap_and_as_the_virtual_imu_of_a_wrist(recordings):
 
 
 SLOWER = 1.013  # time_scale: seconds of the common clock per second of the recording
+EARLIER = -0.8  # clock_offset [s]: the recording's time 0 on the common clock, after start_time
 
 
 def test_mocap_source_and_imu_source_play_a_sequence_over_dds(recordings, ros_node, node_process):
     """A real sequence through the two source processes: 23 poses in DANCE_JOINTS order, the wrist's virtual IMU
-    (on a clock 1.3 % slower, `time_scale`, as the movement of most sequences runs against its song)."""
+    (on a clock 1.3 % slower that started 0.8 s earlier, `time_scale` and `clock_offset`, as the movement of most
+    sequences runs against its song)."""
     from geometry_msgs.msg import PoseArray
     from ros_helpers import wait_for
     from sensor_msgs.msg import Imu
@@ -134,7 +136,8 @@ def test_mocap_source_and_imu_source_play_a_sequence_over_dds(recordings, ros_no
                      ros_node.create_subscription(Imu, 'imu', imus.append, 1000)]  # fmt: skip
     common = ('-p', f'file:={seq.skeletons}', '-p', 'realtime:=false', '-p', 'wait_for_subscribers:=1')
     node_process('mocap_source', *common)
-    node_process('imu_source', *common, '-p', 'joint:=right_wrist', '-p', f'time_scale:={SLOWER}')
+    clock = ('-p', 'start_time:=1000.0', '-p', f'time_scale:={SLOWER}', '-p', f'clock_offset:={EARLIER}')
+    node_process('imu_source', *common, '-p', 'joint:=right_wrist', *clock)
     try:
         assert wait_for(lambda: len(poses) >= 100 and len(imus) >= 100, ros_node, timeout=60)
     finally:
@@ -149,7 +152,7 @@ def test_mocap_source_and_imu_source_play_a_sequence_over_dds(recordings, ros_no
     a = imus[0].linear_acceleration
     assert np.allclose([a.x, a.y, a.z], expected.linear_acceleration[0], atol=1e-4)
     stamps = np.array([m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 for m in imus[:100]])
-    assert np.allclose(stamps - stamps[0], SLOWER * (expected.times[:100] - expected.times[0]), atol=1e-6)
+    assert np.allclose(stamps - 1000.0, EARLIER + SLOWER * (expected.times[:100] - expected.times[0]), atol=1e-6)
 
 
 def _start(messages: list) -> float:

@@ -3,7 +3,7 @@
 Recorded: the song (audio_source plays its danced part, from config.json's start_position) and the dancer's
 skeleton (mocap_source: the six joints the gesture and partner-beat nodes name; the head is `head_right`).
 Derived: the virtual IMU of the right wrist (imu_source), the clock that puts the movement on the song's (the
-sequence's measured offset of `musmove dance-offsets`, method (a): `time_offset` and `time_scale` of both motion
+sequence's measured offset of `musmove dance-offsets`, method (a): `clock_offset` and `time_scale` of both motion
 sources), and the beat reference (the song's reference beats, `REFERENCE_METHOD`). The robot follows the music's
 beats and the dancer's (partner_beat, `follow_partner_beats`). At the end the session is scored against the
 reference beats, and the dancer's own asynchrony to them (the beat phase of the spine's lowest points, one a
@@ -39,7 +39,7 @@ def dancer_material(seq: DanceSequence, row: dict[str, str], folder: Path, durat
     beats = music(seq).beats - seq.start_time
     reference = folder / f'{seq.name}_beats.txt'
     np.savetxt(reference, beats[(beats >= 0) & (beats <= length)], fmt='%.4f')
-    clock = {'time_offset': first, 'time_scale': scale}
+    clock = {'clock_offset': first, 'time_scale': scale}
     parameters = {
         'mocap_source': {'joints': MOCAP_JOINTS, **clock},
         'imu_source': {'joint': IMU_JOINT, 'rate': 200.0, **clock},

@@ -185,7 +185,8 @@ def movement_track(run: Run, meter: int, event_phase: float) -> tuple[Track, np.
     frames = np.flatnonzero(confidence >= EVIDENCE_CONFIDENCE)
     periods = run.scale * 60 / (tempi[frames] * meter)
     song = lambda f: run.song_time(f) if len(f) else np.zeros(0)  # noqa: E731
-    track = Track(song(beats), np.zeros(0), song(frames + 1.0), song(coming[frames]), periods)
+    made = frames.astype(np.float64)  # a pose is an instant: the estimate after it is known at its time
+    track = Track(song(beats), np.zeros(0), song(made), song(coming[frames]), periods)
     return track, tempi * meter / run.scale, confidence
 
 

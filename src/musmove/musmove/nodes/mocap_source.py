@@ -6,7 +6,7 @@ Topics:
         when the file has none (C3D markers, UCI Kinect joints, dance-melody skeletons). A dance-melody
         `skeletons.npz` plays its 23 joints in the room (skeleton + center, m, y up) in the order that
         `musmove.sources.dance` documents, at 25 fps from the dance's first frame (song time: config.json's
-        start_position / 25 s; give the measured offset as `time_offset`).
+        start_position / 25 s; the measured offset: `clock_offset`, `time_scale`).
 
 Drivers that publish one geometry_msgs/PoseStamped per rigid body (VRPN, OptiTrack, Vicon) take
 this node's place through the synchronizer's `mocap_type` and `mocap_topics` parameters.
