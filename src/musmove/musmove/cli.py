@@ -144,7 +144,11 @@ def dance_robot(args: argparse.Namespace) -> int:
 def study(args: argparse.Namespace) -> int:
     from musmove.evaluation.study import run
 
-    print(run(Path(args.models), Path(args.docs), args.limit, args.ablation))
+    models, docs = Path(args.models), Path(args.docs)
+    if args.dance:
+        print(from_offsets(args, lambda offsets: run(models, docs, args.limit, args.ablation, offsets)))
+    else:
+        print(run(models, docs, args.limit, args.ablation))
     return 0
 
 
@@ -419,6 +423,16 @@ def parser() -> argparse.ArgumentParser:
         metavar='ARCH',
         help='also cross-validate this gesture architecture on mocap-only and IMU-only inputs (needs torch; '
         'about 15 minutes); kept in docs/results/ablation.json',
+    )
+    comparison.add_argument(
+        '--dance',
+        action='store_true',
+        help='also run each beat model on the trusted dance-melody dancers and their songs, alone and with the '
+        "dancer's movement (needs the data set and the evaluation extra; about 5 minutes); kept in "
+        'docs/results/dance.json',
+    )
+    comparison.add_argument(
+        '--offsets', default='docs/dance/offsets.csv', metavar='CSV', help='with --dance: offsets.csv of dance-offsets'
     )
     comparison.set_defaults(handler=study)
     add_estop_verb(verbs)

@@ -15,6 +15,8 @@ from musmove.beat.features import AudioFeatures, StreamingSpectrogram
 from musmove.beat.tracking import OnsetNormalizer
 from musmove.models import ModelError, StreamingModel
 
+SHIPPED = 'beat_crnn.onnx'  # beat_tracker's default model, in share/musmove/models
+
 
 class BeatActivation(Protocol):
     """Causal beat activations, one frame of `hop` samples at a time."""

@@ -132,8 +132,9 @@ def error_summary(errors: np.ndarray) -> dict[str, float]:
     }
 
 
-def activation(audio: np.ndarray, model: str | None = None) -> np.ndarray:
-    """Beat and downbeat activations (frames, 2) per frame (HOP samples at RATE) of mono `audio`, causally."""
+def activation(audio: np.ndarray, model: str | None = beat_model.SHIPPED) -> np.ndarray:
+    """Beat and downbeat activations (frames, 2) per frame (HOP samples at RATE) of mono `audio`, causally, by
+    `model` (default: the one beat_tracker runs; None: the DSP fallback)."""
     return beat_model.activations(beat_model.load(model, RATE, HOP), audio)
 
 

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from musmove.beat.model import SHIPPED
 from musmove.beat.movement import MovementTracker
 from musmove.evaluation.beats import HORIZON, RATE, Track, activation, error_summary, prediction_errors
 from musmove.evaluation.dance_offsets import Music, music, write_csv
@@ -199,44 +200,70 @@ def prepare(seq: DanceSequence, row: dict[str, str]) -> Run:
     return replace(run, phases=phases)
 
 
-def score(run: Run, event_phase: float) -> PartnerResult:
-    """Movement alone, audio alone and both, clear and masked, on one run."""
+def spans(run: Run) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Song time [s] scored (from the movement tracker's first full window to the end), and the masked part."""
+    start = run.seq.start_time
+    whole = (start + MovementTracker(FPS).length / FPS, start + len(run.values) / FPS)
+    return whole, (start + MASK[0], start + MASK[1])
+
+
+def inside(times: np.ndarray, span: tuple[float, float]) -> np.ndarray:
+    return times[(times >= span[0]) & (times <= span[1])]
+
+
+def f_measure(run: Run, estimated: Track, span: tuple[float, float]) -> float:
+    """mir_eval F-measure (+-70 ms) of `estimated`'s observed beats against the reference beats within `span`."""
     import mir_eval
 
+    return float(mir_eval.beat.f_measure(inside(run.music.beats, span), inside(estimated.beats, span)))
+
+
+def prediction_error(run: Run, estimated: Track, span: tuple[float, float]) -> tuple[float, float]:
+    """(median |error| [ms], share of reference beats predicted) of `estimated`'s predictions within `span`."""
+    reference = inside(run.music.beats, span)
+    summary = error_summary(
+        prediction_errors(reference, estimated.made, estimated.predicted, periods=estimated.periods)
+    )
+    return summary['median_abs_error_ms'], summary['coverage']
+
+
+def fused(run: Run, event_phase: float, model: str = SHIPPED) -> dict[str, Track]:
+    """The audio tracker on the beat `model`'s activation (default: beat_tracker's), alone and with the movement's
+    tempo as evidence, clear and with the music masked: {'audio', 'both', 'audio_masked', 'both_masked'}."""
+    _, beat_tempo, confidence = movement_track(run, BEATS_PER_BAR[run.seq.dance], event_phase)
+    evidence = (run.song_time(np.arange(len(run.values))), beat_tempo, confidence)
+    heard = dance_audio(run.seq, len(run.values))
+    tracks = {}
+    for suffix, audio in (('', heard), ('_masked', masked(heard, RATE, MASK))):
+        activations = activation(audio, model)
+        tracks['audio' + suffix] = audio_beats(activations, run.seq.start_time, None)
+        tracks['both' + suffix] = audio_beats(activations, run.seq.start_time, evidence)
+    return tracks
+
+
+def score(run: Run, event_phase: float) -> PartnerResult:
+    """Movement alone, audio alone and both, clear and masked, on one run."""
     seq, own, meter = run.seq, run.music, BEATS_PER_BAR[run.seq.dance]
-    moved, beat_tempo, confidence = movement_track(run, meter, event_phase)
-    start = seq.start_time + MovementTracker(FPS).length / FPS  # the first full window
-    whole, mask = (start, seq.start_time + len(run.values) / FPS), (seq.start_time + MASK[0], seq.start_time + MASK[1])
-    inside = lambda b, span: b[(b >= span[0]) & (b <= span[1])]  # noqa: E731
-
-    def f(estimated: Track, span: tuple[float, float] = whole) -> float:
-        return float(mir_eval.beat.f_measure(inside(own.beats, span), inside(estimated.beats, span)))
-
-    def error(estimated: Track, span: tuple[float, float] = whole) -> tuple[float, float]:
-        reference = inside(own.beats, span)
-        summary = error_summary(
-            prediction_errors(reference, estimated.made, estimated.predicted, periods=estimated.periods)
-        )
-        return summary['median_abs_error_ms'], summary['coverage']
+    moved, beat_tempo, _ = movement_track(run, meter, event_phase)
+    whole, mask = spans(run)
+    audio = fused(run, event_phase)
 
     def tempo(estimated: Track) -> float:
-        later = estimated.beats[estimated.beats >= start]
+        later = estimated.beats[estimated.beats >= whole[0]]
         return float(60 / np.median(np.diff(later))) if len(later) > 2 else np.nan
 
-    evidence = (run.song_time(np.arange(len(run.values))), beat_tempo, confidence)
-    heard = dance_audio(seq, len(run.values))
-    clear, noisy = ([audio_beats(activation(audio), seq.start_time, e) for e in (None, evidence)]
-                    for audio in (heard, masked(heard, RATE, MASK)))  # fmt: skip
     bpm = 60.0 / own.period
     valid = beat_tempo[np.isfinite(beat_tempo)] / meter  # cycles per minute on the music's clock
     near = [np.abs(valid / (bpm * level) - 1) <= TOLERANCE for level in LEVELS]
     mean, spread = circular_mean(run.phases)
-    errors = [error(clear[0]), error(moved), error(clear[1]), error(noisy[0]), error(noisy[1]), error(moved, mask)]
+    f = {name: f_measure(run, estimated, whole) for name, estimated in audio.items()}
+    errors = [prediction_error(run, audio.get(c, moved), mask if c == 'movement_masked' else whole)
+              for c in ERROR_CONDITIONS]  # fmt: skip
     return PartnerResult(
         seq.name, seq.dance, seq.split, bpm, float(np.median(valid)), float(near[LEVELS.index(1 / meter)].mean()),
-        float(np.any(near, axis=0).mean()), f(moved), mean, 1000 * spread * own.period, f(clear[0]), f(clear[1]),
-        f(noisy[0]), f(noisy[1]), f(moved, mask), tempo(clear[0]), tempo(clear[1]),
-        *(e for e, _ in errors), *(c for _, c in errors),
+        float(np.any(near, axis=0).mean()), f_measure(run, moved, whole), mean, 1000 * spread * own.period,
+        f['audio'], f['both'], f['audio_masked'], f['both_masked'], f_measure(run, moved, mask),
+        tempo(audio['audio']), tempo(audio['both']), *(e for e, _ in errors), *(c for _, c in errors),
     )  # fmt: skip
 
 

@@ -3,7 +3,9 @@
 Beat alignment and synchronization error come from running each exported beat model frame by frame
 (onnxruntime) on the cached log-mel features of the test splits and tracking its activation causally
 (`musmove.evaluation.beats`); gesture-phase figures are the nested leave-one-subject-out results carried by
-each gesture model's card; parameters and per-frame latency from the ONNX files themselves.
+each gesture model's card; parameters and per-frame latency from the ONNX files themselves. The multimodal rows
+run each beat model on the real dancers of dance-melody with their songs, alone and with the dancer's movement
+(`musmove.evaluation.partner.fused`, late fusion), kept in docs/results/dance.json.
 """
 
 import json
@@ -174,7 +176,87 @@ def plot(results: dict, out: Path) -> list[Path]:
 BEGIN, END = '<!-- musmove study: begin -->', '<!-- musmove study: end -->'
 
 
-def generated(results: dict, ablation: dict | None) -> str:
+DANCE_CONDITIONS = ('audio', 'both', 'audio_masked', 'both_masked')
+
+
+def dance_figures(models: Path, offsets: dict[str, dict[str, str]]) -> dict:
+    """Each beat model on the trusted dance-melody sequences, audio alone and with the dancer, clear and masked:
+    causal F and the predicted beats' error and coverage per sequence, and the movement alone's."""
+    from musmove.evaluation.partner import MASK, fused, movement_track, prediction_error, spans, trusted_runs
+    from musmove.evaluation.partner import f_measure as partner_f
+    from musmove.sources.dance import BEATS_PER_BAR, REFERENCE_METHOD
+
+    runs, event_phase = trusted_runs(offsets)
+    results: dict[str, Any] = {'reference': REFERENCE_METHOD, 'mask_s': list(MASK), 'event_phase': event_phase}
+    results['splits'] = {run.seq.name: run.seq.split for run in runs}
+
+    def figures(run, track) -> dict[str, float]:
+        whole, _ = spans(run)
+        error, coverage = prediction_error(run, track, whole)
+        return {'f_measure': partner_f(run, track, whole), 'error_ms': error, 'coverage': coverage}
+
+    moved = {run.seq.name: movement_track(run, BEATS_PER_BAR[run.seq.dance], event_phase)[0] for run in runs}
+    results['movement'] = {run.seq.name: figures(run, moved[run.seq.name]) for run in runs}
+    results['models'] = {}
+    for arch in (*STUDY, 'crnn'):
+        if not (path := models / f'beat_{arch}.onnx').exists():
+            continue
+        progress = Progress(f'{path.stem} with the dancers', len(runs))
+        per = {}
+        for done, run in enumerate(runs, 1):
+            tracks = fused(run, event_phase, str(path))
+            per[run.seq.name] = {condition: figures(run, tracks[condition]) for condition in DANCE_CONDITIONS}
+            progress.show(done)
+        progress.close()
+        results['models'][arch] = {'sha256': load_card(path)['sha256'], 'sequences': per}
+    return results
+
+
+def dance_table(dance: dict, split: str | None) -> list[str]:
+    """One row per beat model (and the movement alone): means over the trusted sequences (of `split`)."""
+    names = [name for name, s in dance['splits'].items() if split is None or s == split]
+
+    def cells(per: dict, conditions: tuple[str, ...]) -> list[str]:
+        def mean(condition: str, key: str) -> float:
+            values = np.array([per[n][condition][key] for n in names], dtype=float)
+            return float(np.nanmean(values)) if np.isfinite(values).any() else np.nan
+
+        f = [f'{100 * mean(c, "f_measure"):.1f}' for c in conditions]
+        errors = [f'{mean(c, "error_ms"):.0f} ({100 * mean(c, "coverage"):.0f})' for c in conditions[:2]]
+        return [*f, *errors]
+
+    lines = [
+        '| model | F audio | F audio + dancer | F audio, masked | F audio + dancer, masked '
+        '| predicted, audio: ms (%) | predicted, audio + dancer: ms (%) |',
+        '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ]
+    for arch, figures in dance['models'].items():
+        lines.append(f'| {LABELS[arch]} | {" | ".join(cells(figures["sequences"], DANCE_CONDITIONS))} |')
+    movement = {n: {'': dance['movement'][n]} for n in names}
+    f, error = cells(movement, ('',))
+    lines.append(f'| no model: the dancer alone (partner_beat) | {f} | | | | {error} | |')
+    return lines
+
+
+def dance_section(dance: dict) -> list[str]:
+    names = ', '.join(n for n, s in dance['splits'].items() if s == 'test')
+    start, end = dance['mask_s']
+    return [
+        '### Real dancers with their songs (dance-melody): audio alone and with the dancer', '',
+        f'Reference: the songs\' beats, {dance["reference"]}. Late fusion: the beat model and `BeatTracker` on the '
+        "song, the tracker's tempo weighed by the dancer's movement beat tempo while partner_beat's tracker is "
+        f'confident (`musmove.evaluation.partner.fused`); masked: white noise at the song\'s level {start:g}-{end:g} s '
+        'into the dance. F: causal F-measure (%); predicted: median |error| of the prediction made 100 ms ahead, at '
+        "the reference's level, and the share of reference beats so predicted. The models were trained on rendered "
+        'drums and piano, none on these songs.', '',
+        f'All {len(dance["splits"])} trusted sequences (offsets measured by `musmove dance-offsets`):', '',
+        *dance_table(dance, None), '',
+        f'Held out (test split: {names}):', '',
+        *dance_table(dance, 'test'), '',
+    ]  # fmt: skip
+
+
+def generated(results: dict, ablation: dict | None, dance: dict | None = None) -> str:
     """The tables and plots that `musmove study` writes into docs/results.md."""
     parts = [BEGIN, '']
     for dataset in sorted({d for figures in results['beat'].values() for d in figures}) or ['-']:
@@ -182,6 +264,8 @@ def generated(results: dict, ablation: dict | None) -> str:
     parts += ['![per-architecture figures](results/study.png)', '', '![confusion](results/gesture_confusion.png)', '']
     if ablation:
         parts += [f'### Inputs of the {LABELS[ablation["arch"]]} gesture model', '', *ablation_table(ablation), '']
+    if dance:
+        parts += dance_section(dance)
     return '\n'.join([*parts, END])
 
 
@@ -201,16 +285,26 @@ def ablation(arch: str) -> dict:
     return {'arch': arch, 'inputs': inputs}
 
 
-def run(models: Path, docs: Path, limit: int | None = None, ablation_arch: str | None = None) -> str:
-    """Evaluate, plot and write docs/results.md's tables (and docs/results/*.json); return the tables."""
+def run(
+    models: Path,
+    docs: Path,
+    limit: int | None = None,
+    ablation_arch: str | None = None,
+    offsets: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """Evaluate, plot and write docs/results.md's tables (and docs/results/*.json); return the tables. With
+    `offsets` (of musmove dance-offsets) also the multimodal rows on the dancers (else the kept ones)."""
     folder = docs / 'results'
     folder.mkdir(parents=True, exist_ok=True)
     if ablation_arch:
         (folder / 'ablation.json').write_text(json.dumps(ablation(ablation_arch), indent=1) + '\n')
-    study, inputs = folder / 'study.json', folder / 'ablation.json'
+    if offsets is not None:
+        (folder / 'dance.json').write_text(json.dumps(dance_figures(models, offsets), indent=1) + '\n')
+    study, inputs, dance = folder / 'study.json', folder / 'ablation.json', folder / 'dance.json'
     results = evaluate(models, limit=limit, earlier=json.loads(study.read_text()) if study.exists() else None)
     study.write_text(json.dumps(results, indent=1) + '\n')
-    tables = generated(results, json.loads(inputs.read_text()) if inputs.exists() else None)
+    kept = (json.loads(path.read_text()) if path.exists() else None for path in (inputs, dance))
+    tables = generated(results, *kept)
     plot(results, folder)
     document = docs / 'results.md'
     document.write_text(update(document.read_text() if document.exists() else '# Results\n', tables))

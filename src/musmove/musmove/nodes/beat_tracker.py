@@ -56,7 +56,7 @@ class BeatTrackerNode(MusmoveNode):
             'min_confidence', 0.3, 'Beats are reported only above this confidence.', low=0.0, high=1.0
         )
         self.model = p(
-            'model', 'beat_crnn.onnx', 'ONNX beat model (path, or a name in share/musmove/models); empty or none: DSP.'
+            'model', beat_model.SHIPPED, 'ONNX beat model (path, or a name in share/musmove/models); empty or none: DSP'
         )
         try:  # a missing, corrupt or mismatched model stops the node here, with the reason
             self.onnx = beat_model.OnnxBeatModel(self.model) if self.model not in ('', 'none') else None
