@@ -1,12 +1,17 @@
 """Tracker settings on the VALIDATION split: how the tracker's parameters were chosen (never on test).
 
-    python bench/beat_tracker_validation.py [--seconds 60] [--model PATH] '{"prior_weight": 2}' '{}' ...
+    python bench/beat_tracker_validation.py [--seconds 60] [--model PATH] [--datasets groove asap dance] \
+        '{"prior_weight": 2}' '{}' ...
 
 Each argument is a JSON object of `BeatTracker` options (`{}`: the defaults). For every setting it prints, per
 data set, the causal and the offline (`decode_offline` with the same options) mean F-measure, CMLt and AMLt,
 the octave-error rate, the median lock time at the annotated level and the share of files locked at any level
 within 3 s, over the first `--seconds` of each validation file (Groove 48, ASAP 47). The model's activations
 are computed once per file.
+
+`dance` adds real recordings: the songs of the dance-melody train and validation sequences (34; the beat models
+never heard them, the test songs stay out), from the start of the dance; reference: the songs' madmom offline
+beats (`musmove.sources.dance.reference_beats`, automatic, not hand-annotated; it needs madmom or its cache).
 """
 
 import argparse
@@ -17,6 +22,7 @@ import numpy as np
 from musmove.beat.tracking import decode_offline
 from musmove.evaluation.beats import FPS, RATE, activation, causal_track, scores, select
 from musmove.evaluation.metrical import lock_times, octave_error
+from musmove.sources import dance
 from musmove.sources.audio import load_audio
 from musmove.training.beat_data import render
 
@@ -34,18 +40,35 @@ def summary(rows: list[dict[str, float]]) -> str:
     return ' '.join(f'{k} {v:.1f}' for k, v in mean.items()) + f' lock {lock:.1f} s, locked<=3s {locked:.0f} %'
 
 
+def validation_files(dataset: str, seconds: float, model: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(reference beats [s], activations) of the first `seconds` of each file of `dataset` not in a test split."""
+    if dataset == 'dance':
+        files = []
+        for seq in dance.sequences():
+            if seq.split != 'test':
+                reference = dance.reference_beats(seq)[0] - seq.start_time
+                audio = dance.song(seq, RATE)[round(seq.start_time * RATE) :][: round(seconds * RATE)]
+                files.append((reference[(reference >= 0) & (reference < seconds)], activation(audio, model)))
+        return files
+    return [
+        (
+            example.beats[example.beats < seconds],
+            activation(load_audio(render(example, RATE), RATE)[: round(seconds * RATE), 0], model),
+        )
+        for example in select(dataset, 'validation')
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('settings', nargs='+', help='JSON objects of BeatTracker options')
     parser.add_argument('--seconds', type=float, default=60.0, help='the first S s of each file (default 60)')
     parser.add_argument('--model', default='models/beat_crnn.onnx', help='ONNX beat model')
+    parser.add_argument(
+        '--datasets', nargs='+', choices=('groove', 'asap', 'dance'), default=['groove', 'asap'], help='data sets'
+    )
     args = parser.parse_args()
-    data = {}
-    for dataset in ('groove', 'asap'):
-        data[dataset] = []
-        for example in select(dataset, 'validation'):
-            audio = load_audio(render(example, RATE), RATE)[: round(args.seconds * RATE), 0]
-            data[dataset].append((example.beats[example.beats < args.seconds], activation(audio, args.model)))
+    data = {dataset: validation_files(dataset, args.seconds, args.model) for dataset in args.datasets}
     for setting in args.settings:
         options = json.loads(setting)
         for dataset, files in data.items():
