@@ -388,15 +388,15 @@ def test_stopped_all_at_once_the_robot_brakes_to_rest_and_the_bag_shows_it(danci
     """All signalled at once, as `ros2 launch` does on Ctrl-C: robot_sim brakes itself, the recorder lingers."""
     from rosbags.highlevel import AnyReader
 
-    rogue, _, _, controller, states = dancing
+    _, _, _, controller, states = dancing
     sim = next(process for process in node_process.started if process.name == 'robot_sim')
     bag, log = tmp_path / 'bag', tmp_path / 'recorder.log'
     with log.open('w') as out:
         command = ['musmove', 'record', '-o', str(bag), '--topics', '/joint_states']
         recorder = subprocess.Popen(command, stdout=out, stderr=out)
     try:
-        # The recorder has subscribed (controller, rogue and recorder) and the robot is moving fast.
-        assert wait(lambda: rogue.node.count_subscribers('joint_states') >= 3, 30), log.read_text()
+        # The recorder has joint states (a subscriber count can include a stale one) and the robot is moving fast.
+        assert wait(lambda: 'first message on /joint_states' in log.read_text(), 30), log.read_text()
         fast = lambda: len(states) > 0 and np.abs(states[-1][1].velocity).max() > 0.05  # noqa: E731
         assert wait(fast, 30), np.abs(states[-1][1].velocity).max()
         for process in (controller.popen, sim.popen, recorder):

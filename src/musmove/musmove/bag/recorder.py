@@ -90,6 +90,8 @@ class Recorder(MusmoveNode):
     def _receive(self, name: str, data: bytes) -> None:
         count = self.counts[name]
         count.received += 1
+        if count.received == 1:
+            self.get_logger().info(f'first message on {name}')
         self.last_time = max(time.time_ns(), self.last_time)  # non-decreasing: unindexed files stay in order
         if self.privacy:
             data = private(data, count.msgtype)
