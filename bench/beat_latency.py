@@ -98,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seconds', type=float, default=30.0, help='seconds of audio to measure (default 30)')
     parser.add_argument(
-        '--model', default='beat_crnn.onnx', help="beat_tracker's `model` (default: the shipped CRNN; '': DSP)"
+        '--model', default='beat_crnn2.onnx', help="beat_tracker's `model` (default: the shipped CRNN; '': DSP)"
     )
     args = parser.parse_args()
     rclpy.init(args=[])

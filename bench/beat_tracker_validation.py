@@ -63,7 +63,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('settings', nargs='+', help='JSON objects of BeatTracker options')
     parser.add_argument('--seconds', type=float, default=60.0, help='the first S s of each file (default 60)')
-    parser.add_argument('--model', default='models/beat_crnn.onnx', help='ONNX beat model')
+    parser.add_argument('--model', default='models/beat_crnn2.onnx', help='ONNX beat model')
     parser.add_argument(
         '--datasets', nargs='+', choices=('groove', 'asap', 'dance'), default=['groove', 'asap'], help='data sets'
     )

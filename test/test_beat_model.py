@@ -7,7 +7,7 @@ import mir_eval
 import numpy as np
 import pytest
 
-from musmove.beat.model import OnnxBeatModel, activations, load
+from musmove.beat.model import BeatEnsemble, OnnxBeatModel, activations, load, open_model
 from musmove.beat.tracking import BarTracker, BeatTracker
 from musmove.models import ModelError, card_path, load_card, resolve, sha256
 from musmove.sources.audio import load_audio
@@ -15,7 +15,7 @@ from musmove.sources.data import bundled
 from musmove.training import STUDY
 from musmove.training.beat_data import metronome
 
-MODEL = 'beat_crnn.onnx'
+MODEL = 'beat_crnn2.onnx'
 RATE, HOP = 22050, 512
 
 
@@ -104,3 +104,18 @@ def test_every_study_model_runs_as_the_node_runs_it(arch, groove_wav):
     trim = mir_eval.beat.trim_beats
     f_measure = mir_eval.beat.f_measure(trim(beats), trim(np.array(observed) / (RATE / HOP)))
     assert f_measure > 0.5, f_measure  # the Transformer, trained one epoch: 0.64
+
+
+def test_an_ensemble_is_the_mean_of_its_models(groove_wav, copy):
+    audio = load_audio(groove_wav, RATE)[: 10 * RATE, 0]
+    names = 'beat_crnn2.onnx', 'beat_crnn.onnx'
+    mean = activations(load(','.join(names), RATE, HOP), audio)
+    each = [activations(load(name, RATE, HOP), audio) for name in names]
+    np.testing.assert_allclose(mean, np.mean(each, axis=0), atol=1e-6)
+    with pytest.raises(ModelError, match='an empty model name'):
+        open_model('beat_crnn.onnx,')
+    card = json.loads(card_path(copy).read_text())
+    card['features']['sample_rate'] = 44100
+    card_path(copy).write_text(json.dumps(card))
+    with pytest.raises(ModelError, match='take different audio frames'):
+        BeatEnsemble([OnnxBeatModel(names[0]), OnnxBeatModel(copy)])

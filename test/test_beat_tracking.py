@@ -104,3 +104,19 @@ def test_strong_off_beats_do_not_double_the_tempo(bpm):
     assert settled(BeatTracker(FPS)) == pytest.approx(bpm, rel=0.03)
     former = BeatTracker(FPS, prior_bpm=120.0, prior_octaves=1.0, prior_weight=0.0)
     assert settled(former) == pytest.approx(2 * bpm, rel=0.03)
+
+
+def test_the_evidence_picks_the_filter_that_fits():
+    """Of the supple (30) and the stiff (60) tempo drift, the tracker follows the one that predicts the activation
+    better: a click at an exact period of 24 frames, the stiff one; a steady 110 BPM, whose beats fall 23 and 24
+    frames apart on the frame grid, the supple one."""
+    rng = np.random.default_rng(0)
+    exact, grid = rng.uniform(0, 0.05, (2, round(30 * FPS)))
+    exact[::24] = 0.8
+    grid[np.round(np.arange(0, len(grid) - 1, 60 * FPS / 110)).astype(int)] = 0.8
+    for activation, tempo_change in ((exact, 60.0), (grid, 30.0)):
+        tracker = BeatTracker(FPS)
+        chosen = [tracker.step(a) and tracker.filter.tempo_change for a in activation[round(10 * FPS) :]]
+        assert set(chosen[round(10 * FPS) :]) == {tempo_change}
+    single = BeatTracker(FPS, tempo_change=30.0)
+    assert [f.tempo_change for f in single.filters] == [30.0], 'one value: one filter'

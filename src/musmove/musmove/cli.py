@@ -299,7 +299,7 @@ def parser() -> argparse.ArgumentParser:
         '(mir_eval F-measure, CMLt, AMLt, P-score; lock times, octave errors, bias against the performed notes; '
         'prediction error of the causal methods) and write beat_eval.md, beat_eval.csv and plots.',
     )
-    beats.add_argument('--model', metavar='PATH', help='ONNX beat model (default: the DSP fallback)')
+    beats.add_argument('--model', metavar='PATH', help='ONNX beat model; A,B: their mean (default: the DSP fallback)')
     beats.add_argument(
         '--dataset',
         nargs='+',

@@ -141,8 +141,9 @@ ARGUMENTS = (
     Argument('use_sim_time', 'false', 'Follow /clock (for replayed bags).', choices=BOOLEAN, value_type=bool),
     Argument(
         'beat_model',
-        'beat_crnn.onnx',
-        'ONNX beat model for beat_tracker (path or name in share/musmove/models); none: the DSP fallback.',
+        'beat_crnn2.onnx,beat_crnn.onnx',
+        'ONNX beat model for beat_tracker (path or name in share/musmove/models; comma-separated: their mean); '
+        'none: the DSP fallback.',
     ),
     Argument(
         'gesture_model',

@@ -348,8 +348,8 @@ def evaluate(
         raise ValueError(f'unknown split {split!r}; expected one of {", ".join(SPLITS)}')
     if unknown := [name for name in methods if name not in METHODS]:
         raise ValueError(f'unknown method {", ".join(unknown)}; expected some of {", ".join(METHODS)}')
-    if model and not Path(model).is_file():
-        raise FileNotFoundError(f'no beat model at {model}')
+    if model and (missing := [name for name in model.split(',') if not Path(name.strip()).is_file()]):
+        raise FileNotFoundError(f'no beat model at {", ".join(missing)}')
     beat_model.load(model, RATE, HOP)  # fail before the long run: a bad model, or essentia missing
     if 'essentia' in methods:
         _essentia()

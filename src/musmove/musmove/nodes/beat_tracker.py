@@ -12,13 +12,13 @@ Topics:
         (`BeatTracker.tempo_evidence`: the dancer decides the metrical level) until `partner_timeout`
         passes on this node's clock without another.
 
-The beat and downbeat activations come from the ONNX model `model` (`musmove.beat.model`), or, with
+The beat and downbeat activations come from the ONNX model `model` (`musmove.beat.model`; several, separated by
+commas: the mean of their activations, the default), or, with
 `model` empty or when the audio is not in the model's format, from the spectral-flux DSP fallback
 (no downbeats). The tracker is `musmove.beat.tracking.BeatTracker`; downbeats come from
 `BarTracker` on the downbeat activation at each observed beat. Every beat's time is moved by `calibration`:
-the shipped CRNN, trained on the metronome clicks, fires late against the drum notes people hear; the default
-is fitted on the validation split by `bench/live_tuning.py` (minus the median of the OBSERVED beats - the
-performed beats).
+the default is fitted on the validation split by `bench/live_tuning.py` (minus the median of the OBSERVED beats -
+the performed beats: +0.8 ms with the default models, beat_crnn2 trained on labels at the performed beat).
 """
 
 from collections import deque
@@ -51,15 +51,17 @@ class BeatTrackerNode(MusmoveNode):
         if self.min_bpm >= self.max_bpm:
             raise ConfigurationError(f'min_bpm ({self.min_bpm}) must be below max_bpm ({self.max_bpm})')
         self.max_lead = p('max_stamp_lead', 1.0, 'Frames stamped further ahead of this clock are dropped [s].', above=0)
-        self.calibration = round(NS * p('calibration', 0.005, 'Added to every beat time [s].', low=-0.1, high=0.1))
+        self.calibration = round(NS * p('calibration', -0.0008, 'Added to every beat time [s].', low=-0.1, high=0.1))
         self.min_confidence = p(
             'min_confidence', 0.3, 'Beats are reported only above this confidence.', low=0.0, high=1.0
         )
         self.model = p(
-            'model', beat_model.SHIPPED, 'ONNX beat model (path, or a name in share/musmove/models); empty or none: DSP'
+            'model',
+            beat_model.SHIPPED,
+            'ONNX beat model (path or name in share/musmove/models; comma-separated: their mean); empty or none: DSP',
         )
         try:  # a missing, corrupt or mismatched model stops the node here, with the reason
-            self.onnx = beat_model.OnnxBeatModel(self.model) if self.model not in ('', 'none') else None
+            self.onnx = beat_model.open_model(self.model) if self.model not in ('', 'none') else None
         except ModelError as error:
             raise ConfigurationError(f'model: {error}') from error
         partner = p('partner_tempo', False, "Weigh the tempo by the partner's movement beats (partner_beats).")
