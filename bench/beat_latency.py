@@ -30,6 +30,7 @@ from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.subscription import MessageInfo
 
+from musmove.beat.model import SHIPPED
 from musmove.sources.audio import load_audio
 from musmove.sources.data import bundled, render_midi
 from musmove_msgs.msg import AudioFrame, Beat
@@ -97,9 +98,7 @@ def row(label: str, values_ns: list[int], hop_ms: float) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--seconds', type=float, default=30.0, help='seconds of audio to measure (default 30)')
-    parser.add_argument(
-        '--model', default='beat_crnn2.onnx', help="beat_tracker's `model` (default: the shipped CRNN; '': DSP)"
-    )
+    parser.add_argument('--model', default=SHIPPED, help="beat_tracker's `model` (default: the shipped one; '': DSP)")
     args = parser.parse_args()
     rclpy.init(args=[])
     try:

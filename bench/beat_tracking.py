@@ -16,7 +16,7 @@ import time
 import librosa
 import numpy as np
 
-from musmove.beat.model import load
+from musmove.beat.model import SHIPPED, load
 from musmove.beat.tracking import BeatTracker
 from musmove.sources.audio import load_audio
 from musmove.sources.data import bundled, render_midi
@@ -42,7 +42,7 @@ def causal(audio: np.ndarray, model: str = '') -> tuple[np.ndarray, np.ndarray]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--repeat', type=int, default=5, help='timed runs (median taken)')
-    parser.add_argument('--model', default='beat_crnn2.onnx', help='ONNX beat model (default: the shipped one)')
+    parser.add_argument('--model', default=SHIPPED, help='ONNX beat model (default: the shipped one)')
     args = parser.parse_args()
     audio = load_audio(render_midi(bundled('groove_drummer3_rock_120.mid'), RATE), RATE)[:, 0]
     frames = len(audio) // HOP

@@ -224,9 +224,11 @@ class BeatTracker:
         if len(beats) < 4 or self.frame - beats[-1] > 1.5 * period:
             return None
         counts = np.round((beats - beats[0]) / period)
-        if len(np.unique(counts)) < len(counts):
+        if np.any(np.diff(counts) <= 0):  # two beats a period apart or less: no line through them
             return None
-        slope, start = np.polyfit(counts, beats, 1)
+        centred = counts - counts.mean()  # least squares, in closed form (np.polyfit costs 10x more per frame)
+        slope = float(centred @ (beats - beats.mean()) / (centred @ centred))
+        start = float(beats.mean() - slope * counts.mean())
         residual = float(np.sqrt(np.mean((start + slope * counts - beats) ** 2)))
         if abs(slope / period - 1) > 0.1 or residual > 0.1 * period:
             return None
