@@ -106,7 +106,6 @@ class BeatEnsemble:
         self.shared = models[0].spectrogram if len(features) == 1 else None
         self.name = ','.join(m.name for m in models)
         self.sample_rate, self.hop = models[0].sample_rate, models[0].hop
-        self.downbeat = None if all(m.downbeat is None for m in models) else 1
 
     def check(self, sample_rate: int, hop: int) -> None:
         self.models[0].check(sample_rate, hop)

@@ -98,8 +98,8 @@ class BeatTracker:
     """Online beat tracking at `fps` frames per second from one activation value per frame.
 
     With several `tempo_change` values one `TempoFilter` runs per value, and each frame the one whose past
-    activations were likeliest, forgotten over `memory` s, gives the estimate: stiff on steady music, supple
-    on rubato, chosen on the evidence.
+    activations were likeliest, forgotten over `memory` s, gives the estimate: the drift is chosen on the
+    evidence, not by the kind of music.
     """
 
     FIT_BEATS = 8  # recent observed beats a line is fitted through to predict the next ones
