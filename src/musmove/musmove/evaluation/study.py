@@ -8,6 +8,7 @@ run each beat model on the real dancers of dance-melody with their songs, alone 
 (`musmove.evaluation.partner.fused`, late fusion), kept in docs/results/dance.json.
 """
 
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from musmove.beat import tracking
+from musmove.evaluation import beats as beat_evaluation
 from musmove.evaluation.beats import causal_beats, prediction_errors, scores
 from musmove.evaluation.session import confusion_figure
 from musmove.models import StreamingModel, load_card
@@ -22,7 +25,9 @@ from musmove.progress import Progress
 from musmove.training import STUDY
 
 LABELS = {'cnn': 'CNN', 'rnn': 'RNN', 'lstm': 'LSTM', 'cnn_lstm': 'CNN-LSTM', 'transformer': 'Transformer'}
-LABELS['crnn'] = 'CRNN (shipped beat model)'
+LABELS |= {'crnn': 'CRNN (beat_crnn, in the shipped mean)', 'crnn2': 'CRNN2 (beat_crnn2, in the shipped mean)'}
+ROWS = (*STUDY, 'crnn', 'crnn2')  # the study's five, then the two models the default beat_tracker averages
+SCORING = hashlib.sha256(b''.join(Path(m.__file__).read_bytes() for m in (tracking, beat_evaluation))).hexdigest()[:16]
 ABLATION = {'mocap only': ('position', 'velocity', 'speed'), 'virtual IMU only': ('acceleration',)}
 
 
@@ -62,6 +67,7 @@ def beat_figures(path: Path, tracks: list) -> dict[str, Any]:
         'predicted_share': float(hit.size / pooled.size),
         'parameters': model.card['parameters'],
         'sha256': model.card['sha256'],
+        'scoring': SCORING,
         'latency_ms': latency_ms(model),
     }
 
@@ -83,18 +89,20 @@ def evaluate(
 ) -> dict:
     """Every study model in `models`: {'beat': {arch: figures}, 'gesture': {arch: figures}}.
 
-    Beat figures in `earlier` (a previous result) are kept for a model file and test set that did not change.
+    Beat figures in `earlier` (a previous result) are kept for a model file, test set and scoring code (the
+    tracker's and the evaluation's source) that did not change.
     """
     from musmove.training.beats import tracks  # the cached test-split features (no torch needed)
 
     test = {dataset: tracks('test', (dataset,), limit) for dataset in datasets}
     results: dict[str, dict] = {'beat': {}, 'gesture': {}}
-    for arch in (*STUDY, 'crnn'):
+    for arch in ROWS:
         if (path := models / f'beat_{arch}.onnx').exists():
             results['beat'][arch] = {}
             for dataset, chosen in test.items():
                 before = (earlier or {}).get('beat', {}).get(arch, {}).get(dataset, {})
-                same = before.get('sha256') == load_card(path)['sha256'] and before.get('tracks') == len(chosen)
+                kept = {'sha256': load_card(path)['sha256'], 'tracks': len(chosen), 'scoring': SCORING}
+                same = all(before.get(key) == value for key, value in kept.items())
                 results['beat'][arch][dataset] = before if same else beat_figures(path, chosen)
                 results['beat'][arch][dataset]['latency_ms'] = latency_ms(StreamingModel(path))  # measured now
         if (path := models / f'gesture_{arch}.onnx').exists():
@@ -113,7 +121,7 @@ def table(results: dict, dataset: str) -> list[str]:
         '| parameters (beat / gesture) | ONNX latency per frame (ms, beat / gesture) |',
         '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     ]
-    for arch in (*STUDY, 'crnn'):
+    for arch in ROWS:
         beat = results['beat'].get(arch, {}).get(dataset)
         gesture = results['gesture'].get(arch)
         if beat is None and gesture is None:
@@ -198,7 +206,7 @@ def dance_figures(models: Path, offsets: dict[str, dict[str, str]]) -> dict:
     moved = {run.seq.name: movement_track(run, BEATS_PER_BAR[run.seq.dance], event_phase)[0] for run in runs}
     results['movement'] = {run.seq.name: figures(run, moved[run.seq.name]) for run in runs}
     results['models'] = {}
-    for arch in (*STUDY, 'crnn'):
+    for arch in ROWS:
         if not (path := models / f'beat_{arch}.onnx').exists():
             continue
         progress = Progress(f'{path.stem} with the dancers', len(runs))
