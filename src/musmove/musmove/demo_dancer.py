@@ -23,8 +23,11 @@ MOCAP_JOINTS = ['left_hand', 'right_hand', 'head_right', 'spine', 'left_wrist', 
 IMU_JOINT = 'right_wrist'
 
 
-def dancer_material(seq: DanceSequence, row: dict[str, str], folder: Path, duration: float | None) -> Material:
-    """The song's danced part and its reference beats written into `folder`; the sources on the song's clock."""
+def dancer_material(
+    seq: DanceSequence, row: dict[str, str], folder: Path, duration: float | None, event_phase: float = 0.0
+) -> Material:
+    """The song's danced part and its reference beats written into `folder`; the sources on the song's clock;
+    partner_beat told the beat phase at which dancers reach their lowest point (`event_phase`)."""
     from musmove.evaluation.dance_offsets import music
 
     scale, lag = float(row['scale_a']), float(row['lag_a'])
@@ -43,7 +46,7 @@ def dancer_material(seq: DanceSequence, row: dict[str, str], folder: Path, durat
     parameters = {
         'mocap_source': {'joints': MOCAP_JOINTS, **clock},
         'imu_source': {'joint': IMU_JOINT, 'rate': 200.0, **clock},
-        'partner_beat': {'beats_per_cycle': BEATS_PER_BAR[seq.dance]},
+        'partner_beat': {'beats_per_cycle': BEATS_PER_BAR[seq.dance], 'event_phase': event_phase},
     }
     return Material(wav, seq.skeletons, reference, None, seconds, parameters, {'partner_beat': 'true'})
 
@@ -59,6 +62,16 @@ def trusted_row(name: str, offsets: Path) -> tuple[DanceSequence, dict[str, str]
         trusted = ', '.join(n for n, r in rows.items() if r.get('trusted') == 'True')
         raise ValueError(f'the audio-to-motion offset of {name} is not trusted ({offsets}); trusted: {trusted}')
     return seq, rows[name]
+
+
+def event_phase(offsets: Path) -> float:
+    """The beat phase of the dancers' lowest points, fitted on the trusted train sequences of `offsets`: without
+    it partner_beat would put the partner's beats where the dancers reach their lowest point, a tenth of a beat
+    after the music's (the robot with DANCE_W_33 came +54 ms late, now +6)."""
+    from musmove.evaluation.dance_offsets import read_offsets
+    from musmove.evaluation.partner import trusted_runs
+
+    return trusted_runs(read_offsets(offsets), progress=False)[1]
 
 
 def dancer_asynchrony(seq: DanceSequence, row: dict[str, str]) -> tuple[float, float]:
@@ -80,7 +93,10 @@ def run_dancer(
     print(f'musmove demo: dancer {name} ({seq.dance}, {seq.split} split; dance-melody, recorded) and their song; '
           f'offset {lag:+.0f} ms, clock scale {scale:.4f} ({offsets})')  # fmt: skip
     print(f'musmove demo: the beat reference: {REFERENCE_METHOD}')
-    material = dancer_material(seq, row, out, duration)
+    phase = event_phase(offsets)
+    print(f"musmove demo: partner_beat's event_phase {phase:.3f}: the beat phase of the lowest points of the "
+          'trusted train-split dancers (musmove partner-beats fits it the same way)')  # fmt: skip
+    material = dancer_material(seq, row, out, duration, phase)
     status, sessions = run_modes(material, out, mode, lookahead)
     if status != 0:
         return status
