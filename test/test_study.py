@@ -45,7 +45,7 @@ def test_study_of_the_shipped_models_on_one_test_track_per_data_set(tmp_path):
 
 @pytest.mark.timeout(600)
 def test_the_multimodal_rows_are_the_partner_ablation_run_with_each_model(tmp_path):
-    """The study's dance rows for the shipped CRNN on one held-out dancer equal `musmove partner-beats`' own
+    """The study's dance rows for beat_crnn on one held-out dancer equal `musmove partner-beats`' own
     ablation of that dancer (the same late fusion, reached by two paths), and render into the document."""
     from musmove.evaluation.dance_offsets import read_offsets
     from musmove.evaluation.partner import score, trusted_runs
@@ -65,7 +65,7 @@ def test_the_multimodal_rows_are_the_partner_ablation_run_with_each_model(tmp_pa
     dance = dance_figures(models, offsets)
     assert set(dance['models']) == {'crnn'} and dance['splits'] == {'DANCE_W_33': 'test'}
     (run,), event_phase = trusted_runs(offsets, progress=False)
-    expected = score(run, event_phase)
+    expected = score(run, event_phase, str(models / 'beat_crnn.onnx'))
     got = dance['models']['crnn']['sequences']['DANCE_W_33']
     for condition in ('audio', 'both', 'audio_masked', 'both_masked'):
         assert got[condition]['f_measure'] == pytest.approx(getattr(expected, f'{condition}_f'))

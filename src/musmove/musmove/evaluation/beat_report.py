@@ -79,6 +79,14 @@ def table(results: list[Result]) -> list[str]:
     return lines
 
 
+def model_label(model: str | None) -> str:
+    """'Beat model: NAME' for one model, the mean of a comma-separated list, or the DSP fallback."""
+    if not model:
+        return 'Beat model: DSP fallback (normalised spectral-flux onset strength)'
+    names = [Path(m).name for m in model.split(',')]
+    return f'Beat model: {names[0]}' if len(names) == 1 else f'Beat models: the mean of {" and ".join(names)}'
+
+
 def markdown(results: list[Result], model: str | None = None, split: str = 'test', seconds: float | None = None) -> str:
     """The report: what was measured, then `table`."""
     datasets = dict.fromkeys(r.dataset for r in results)
@@ -90,7 +98,7 @@ def markdown(results: list[Result], model: str | None = None, split: str = 'test
     header = [
         f'# Beat tracking, {split} split',
         '',
-        f'Beat model: {Path(model).name if model else "DSP fallback (normalised spectral-flux onset strength)"}. '
+        f'{model_label(model)}. '
         f'Files: {counts} ({excerpt}); audio rendered from MIDI with fluidsynth at {RATE} Hz: Groove and ASAP '
         'dry with FluidR3_GM; pop909 (test-split arrangements with General MIDI instruments per track) and mix '
         '(full-band mixtures of a test Groove performance and a test POP909 song warped onto it: an augmentation, '

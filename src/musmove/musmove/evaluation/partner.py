@@ -241,12 +241,12 @@ def fused(run: Run, event_phase: float, model: str = SHIPPED) -> dict[str, Track
     return tracks
 
 
-def score(run: Run, event_phase: float) -> PartnerResult:
-    """Movement alone, audio alone and both, clear and masked, on one run."""
+def score(run: Run, event_phase: float, model: str = SHIPPED) -> PartnerResult:
+    """Movement alone, audio alone and both (on the beat `model`), clear and masked, on one run."""
     seq, own, meter = run.seq, run.music, BEATS_PER_BAR[run.seq.dance]
     moved, beat_tempo, _ = movement_track(run, meter, event_phase)
     whole, mask = spans(run)
-    audio = fused(run, event_phase)
+    audio = fused(run, event_phase, model)
 
     def tempo(estimated: Track) -> float:
         later = estimated.beats[estimated.beats >= whole[0]]
