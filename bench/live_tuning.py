@@ -1,10 +1,14 @@
 """Live mode tuned on the VALIDATION split: the tracker's calibration and the controller's gains (never on test).
 
     python bench/live_tuning.py [--performances N] [--seconds S] [--latency L] [--split validation]
+                                [--dataset groove|pop909|mix]
                                 [--grid '{"phase_gain": [3, 6]}'] [--gate '{"count": 4}'] [--each]
 
 For each of the first N Groove performances of the split in 4/4 that last 30 s or more, rendered as the demo
-renders them (fluidsynth, 22050 Hz), the shipped CRNN and `BeatTracker` run causally frame by frame; their
+renders them (fluidsynth, 22050 Hz), or with --dataset pop909 / mix the first N POP909 renders or full-band
+mixtures of the split made as the prepared training data is (`prepare.plan`, `prepare.rendered`: General MIDI
+instruments, SoundFont, room and microphone channel; their labels are the performed beats, the annotated beats
+plus the render delay; no click), the shipped beat models and `BeatTracker` run causally frame by frame; their
 OBSERVED and PREDICTED beats go, as the beat_tracker node stamps them (a frame is stamped with its first
 sample and arrives once its last is in), into the controller's ROS-free core (`DanceController` with its
 `LockGate`) stepped at 100 Hz, whose commands reach a robot that moves exactly --latency seconds after each
@@ -42,12 +46,15 @@ from musmove.robot.oscillator import Oscillator
 from musmove.robot.schedule import BeatSchedule
 from musmove.robot.sim import panda_urdf
 from musmove.sources.audio import load_audio
+from musmove.sources.data import shared_data
+from musmove.training import prepare
 from musmove.training.beat_data import examples, render
 
 DT = 0.01  # s: the control period
 PREDICTED_BEATS, PERIOD = 4, 0.1  # the beat_tracker's defaults: beats per prediction, longest time between
 DELIVERY = 0.003  # s: a beat message's delivery after its frame is in
 MOVE = 'nod'
+RENDERED = 'performed beats (labels of the render: annotated beats + render delay)'
 
 
 def track(audio: np.ndarray, lookahead: float = 0.0):
@@ -115,7 +122,8 @@ def dance(observed, predictions, calibration: float, latency: float, seconds: fl
 
 
 def score(data, calibration, args, oscillator) -> dict[str, float]:
-    """One performance danced with `oscillator` options: figures vs the performed beats from the lock."""
+    """One piece danced with `oscillator` options: figures vs its primary reference (the performed beats) from
+    the lock."""
     observed, made, predictions, references, end = data
     options = {**oscillator, 'lookahead': args.lookahead}
     times, positions = dance((observed, made), predictions, calibration, args.latency, end, args.gate, options)
@@ -124,13 +132,34 @@ def score(data, calibration, args, oscillator) -> dict[str, float]:
     moving = (float(times[away[0]]), float(times[away[-1]])) if away.size else (np.inf, -np.inf)
     steered = {**references, 'observed': observed + calibration}  # what the controller steers on
     timing = robot_timing(events, moving, steered, observed + calibration)
-    result = timing.rows[PERFORMED, WINDOWS[0]]
+    primary = next(iter(references))
+    result = timing.rows[primary, WINDOWS[0]]
     danced = events[events >= moving[0]]
-    ratio = np.median(np.diff(danced)) / np.median(np.diff(references[PERFORMED])) if danced.size > 2 else 1.0
-    click, steering = timing.rows[CLICK, WINDOWS[0]].mean_absolute, timing.rows['observed', WINDOWS[0]].sd
+    ratio = np.median(np.diff(danced)) / np.median(np.diff(references[primary])) if danced.size > 2 else 1.0
+    click = timing.rows[CLICK, WINDOWS[0]].mean_absolute if CLICK in references else np.nan
+    steering = timing.rows['observed', WINDOWS[0]].sd
     return {'mean': result.mean, 'sd': result.sd, 'abs': result.mean_absolute, 'lock': timing.lock,
             'moved': timing.moved, 'wrong': float(abs(ratio - 1) > 0.1), 'click_abs': click,
             'observed_sd': steering}  # fmt: skip
+
+
+def pieces(dataset: str, split: str, count: int, seconds: float) -> list[tuple[str, np.ndarray, dict]]:
+    """(name, the first `seconds` of audio, references: the primary first, each cut 0.3 s before the end)."""
+    if dataset == 'groove':
+        chosen = [e for e in examples(split=split) if e.time_signature == '4/4' and e.beats[-1] >= 30.0][:count]
+        items = []
+        for example in chosen:
+            performed, clicks = heard_beats(example.midi)
+            audio = load_audio(render(example), RATE)[:, 0]
+            items.append((example.name, audio, {PERFORMED: performed[np.isfinite(performed)], CLICK: clicks}))
+    else:
+        plan = prepare.plan(split, count if dataset == 'pop909' else 0, count if dataset == 'mix' else 0,
+                            shared_data(), 0, 0)  # fmt: skip
+        rendered = [(name, prepare.rendered(kind, name, group)) for kind, name, group in plan if kind == dataset]
+        items = [(name, labelled.audio, {RENDERED: labelled.beats}) for name, labelled in rendered]
+    end = seconds - 0.3
+    return [(name, audio[: round(seconds * RATE)], {key: beats[beats <= end] for key, beats in refs.items()})
+            for name, audio, refs in items]  # fmt: skip
 
 
 def main() -> None:
@@ -139,6 +168,7 @@ def main() -> None:
     parser.add_argument('--seconds', type=float, default=30.0, help='seconds of each (default 30)')
     parser.add_argument('--latency', type=float, default=0.08, help='command-to-motion latency [s] (default 0.08)')
     parser.add_argument('--split', default='validation', choices=('validation', 'test'), help='(default validation)')
+    parser.add_argument('--dataset', default='groove', choices=('groove', 'pop909', 'mix'), help='(default groove)')
     parser.add_argument('--grid', type=json.loads, default={}, help='Oscillator options: JSON name -> values')
     parser.add_argument('--gate', type=json.loads, default={}, help='LockGate options (JSON)')
     parser.add_argument('--calibration', type=float, default=None, help='[s]; default: fitted on validation')
@@ -147,20 +177,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.split == 'test' and args.calibration is None:
         parser.error('--split test reports, it does not fit: give --calibration (the shipped one: -0.0008)')
-    chosen = [e for e in examples(split=args.split) if e.time_signature == '4/4' and e.beats[-1] >= 30.0]
-    chosen = chosen[: args.performances]
-    print(f'live_tuning: {len(chosen)} Groove {args.split} performances, {args.seconds:g} s each, '
+    chosen = pieces(args.dataset, args.split, args.performances, args.seconds)
+    print(f'live_tuning: {len(chosen)} {args.dataset} {args.split} pieces, {args.seconds:g} s each, '
           f'latency {1e3 * args.latency:.0f} ms, gate {args.gate or "defaults"}, '
-          f'lookahead {args.lookahead:g} s')  # fmt: skip
+          f'lookahead {args.lookahead:g} s; reference: {next(iter(chosen[0][2])) if chosen else "-"}')  # fmt: skip
     runs, offsets = [], []
-    for example in chosen:
-        audio = load_audio(render(example), RATE)[: round(args.seconds * RATE), 0]
+    for _, audio, references in chosen:
         observed, made, predictions = track(audio, args.lookahead)
-        performed, clicks = heard_beats(example.midi)
-        references = {PERFORMED: performed[np.isfinite(performed)], CLICK: clicks}
-        references = {name: beats[beats <= args.seconds - 0.3] for name, beats in references.items()}
         runs.append((observed, made, predictions, references, args.seconds))
-        heard = references[PERFORMED]
+        heard = next(iter(references.values()))
         after = observed[observed >= 5.0]
         if heard.size and after.size:
             nearest = heard[np.clip(np.searchsorted(heard, after), 1, heard.size - 1)]
@@ -177,8 +202,8 @@ def main() -> None:
     for values in itertools.product(*grid.values()):
         options = dict(zip(grid, values, strict=True))
         rows = [score(run, calibration, args, options) for run in runs]
-        for example, r in zip(chosen, rows, strict=True) if args.each else ():
-            print(f'  {example.name:<58} SD {1e3 * r["sd"]:5.1f} |a| {1e3 * r["abs"]:5.1f} '
+        for (name, _, _), r in zip(chosen, rows, strict=True) if args.each else ():
+            print(f'  {name:<58} SD {1e3 * r["sd"]:5.1f} |a| {1e3 * r["abs"]:5.1f} '
                   f'obs SD {1e3 * r["observed_sd"]:5.1f}{" wrong tempo" if r["wrong"] else ""}')  # fmt: skip
         m = {k: float(np.nanmedian([r[k] for r in rows])) for k in rows[0]}
         wrong = sum(r['wrong'] for r in rows)
