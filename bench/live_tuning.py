@@ -22,8 +22,9 @@ Then, with that calibration, one line per combination of the --grid options of `
 of values; default: the phase and integral gains; `direct_std`: the controller's `BeatSchedule` `max_std`): medians
 over the performances of mean, SD and mean absolute asynchrony (ms, vs the performed beats from the lock), the lock
 time and the first movement (s), and how many performances danced at a wrong tempo (a median beat interval of the
-events off the performed one by over 10 %), and the SD against the OBSERVED beats (calibrated; what the controller
-steers on: the controller's own share); with --each, those per performance before each median line.
+events off the performed one by over 10 %), the SD against the OBSERVED beats (calibrated; what the controller
+steers on: the controller's own share), and how many were scored (the tracker locked on the reference; the medians
+are over these); with --each, those per performance before each median line.
 """
 
 import argparse
@@ -143,6 +144,12 @@ def score(data, calibration, args, oscillator) -> dict[str, float]:
             'observed_sd': steering}  # fmt: skip
 
 
+def median(values: list[float]) -> float:
+    """The median of the finite values; NaN if none (no click for the renders)."""
+    finite = np.asarray(values, dtype=float)[np.isfinite(values)]
+    return float(np.median(finite)) if finite.size else np.nan
+
+
 def pieces(dataset: str, split: str, count: int, seconds: float) -> list[tuple[str, np.ndarray, dict]]:
     """(name, the first `seconds` of audio, references: the primary first, each cut 0.3 s before the end)."""
     if dataset == 'groove':
@@ -198,18 +205,19 @@ def main() -> None:
           f'{len(offsets)} beats after 5 s; calibration {1e3 * calibration:+.1f} ms')  # fmt: skip
     grid = args.grid or {'phase_gain': [3.0, 6.0], 'frequency_gain': [2.0], 'integral_gain': [1.0, 3.0]}
     print(f'{"oscillator options":<60} {"mean":>6} {"SD":>5} {"|a|":>5} {"click|a|":>8} {"lock":>5} {"moved":>5} wrong '
-          f'{"obs SD":>6}')  # fmt: skip
+          f'{"obs SD":>6} scored')  # fmt: skip
     for values in itertools.product(*grid.values()):
         options = dict(zip(grid, values, strict=True))
         rows = [score(run, calibration, args, options) for run in runs]
         for (name, _, _), r in zip(chosen, rows, strict=True) if args.each else ():
             print(f'  {name:<58} SD {1e3 * r["sd"]:5.1f} |a| {1e3 * r["abs"]:5.1f} '
                   f'obs SD {1e3 * r["observed_sd"]:5.1f}{" wrong tempo" if r["wrong"] else ""}')  # fmt: skip
-        m = {k: float(np.nanmedian([r[k] for r in rows])) for k in rows[0]}
+        m = {k: median([r[k] for r in rows]) for k in rows[0]}
         wrong = sum(r['wrong'] for r in rows)
+        scored = sum(np.isfinite(r['sd']) for r in rows)  # the medians are over these
         figures = ' '.join(f'{1e3 * m[k]:>{w}.1f}' for k, w in (('sd', 5), ('abs', 5), ('click_abs', 8)))
         print(f'{json.dumps(options):<60} {1e3 * m["mean"]:>+6.1f} {figures} {m["lock"]:>5.2f} {m["moved"]:>5.2f} '
-              f'{wrong:>5.0f} {1e3 * m["observed_sd"]:>6.1f}', flush=True)  # fmt: skip
+              f'{wrong:>5.0f} {1e3 * m["observed_sd"]:>6.1f} {scored:>3}/{len(rows)}', flush=True)  # fmt: skip
 
 
 if __name__ == '__main__':
