@@ -6,10 +6,10 @@
 
 For each of the first N Groove performances of the split in 4/4 that last 30 s or more, rendered as the demo
 renders them (fluidsynth, 22050 Hz), or with --dataset pop909 / mix the first N POP909 renders or full-band
-mixtures of the split made as the prepared training data is (`prepare.plan`, `prepare.rendered`: General MIDI
-instruments, SoundFont, room and microphone channel; their labels are the performed beats, the annotated beats
-plus the render delay; no click), the shipped beat models and `BeatTracker` run causally frame by frame; their
-OBSERVED and PREDICTED beats go, as the beat_tracker node stamps them (a frame is stamped with its first
+mixtures of the split made as the prepared training data is (`prepare.evaluation_audio`, `prepare.rendered`:
+General MIDI instruments, SoundFont, room and microphone channel; their labels are the performed beats, the
+annotated beats plus the render delay; no click), the shipped beat models and `BeatTracker` run causally frame
+by frame; their OBSERVED and PREDICTED beats go, as the beat_tracker node stamps them (a frame is stamped with its first
 sample and arrives once its last is in), into the controller's ROS-free core (`DanceController` with its
 `LockGate`) stepped at 100 Hz, whose commands reach a robot that moves exactly --latency seconds after each
 command (the latency compensated exactly: what the controller's measured latency converges to). The robot's
@@ -47,7 +47,6 @@ from musmove.robot.oscillator import Oscillator
 from musmove.robot.schedule import BeatSchedule
 from musmove.robot.sim import panda_urdf
 from musmove.sources.audio import load_audio
-from musmove.sources.data import shared_data
 from musmove.training import prepare
 from musmove.training.beat_data import examples, render
 
@@ -160,9 +159,8 @@ def pieces(dataset: str, split: str, count: int, seconds: float) -> list[tuple[s
             audio = load_audio(render(example), RATE)[:, 0]
             items.append((example.name, audio, {PERFORMED: performed[np.isfinite(performed)], CLICK: clicks}))
     else:
-        plan = prepare.plan(split, count if dataset == 'pop909' else 0, count if dataset == 'mix' else 0,
-                            shared_data(), 0, 0)  # fmt: skip
-        rendered = [(name, prepare.rendered(kind, name, group)) for kind, name, group in plan if kind == dataset]
+        chosen = prepare.evaluation_audio(dataset, split, count)
+        rendered = [(name, prepare.rendered(dataset, name, group)) for name, group in chosen]
         items = [(name, labelled.audio, {RENDERED: labelled.beats}) for name, labelled in rendered]
     end = seconds - 0.3
     return [(name, audio[: round(seconds * RATE)], {key: beats[beats <= end] for key, beats in refs.items()})

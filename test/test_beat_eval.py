@@ -139,10 +139,10 @@ def test_eval_beats_writes_the_report(tmp_path):
 
 
 def test_eval_beats_scores_a_pop909_test_render_against_its_performed_beats(tmp_path):
-    from musmove.training.prepare import rendered, test_audio
+    from musmove.training.prepare import evaluation_audio, rendered
 
     try:
-        (name, examples_), *_ = test_audio('pop909', 1)
+        (name, examples_), *_ = evaluation_audio('pop909', 'test', 1)
     except FileNotFoundError as error:
         pytest.skip(f'the shared data sets are missing: {error}')
     args = ('--dataset', 'pop909', '--limit', '1', '--seconds', '15', '--methods', 'causal', 'offline')

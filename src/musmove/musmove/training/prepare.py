@@ -212,11 +212,13 @@ def prepare(split: str, counts: dict[str, int | None], root: Path | None = None,
     return manifest
 
 
-def test_audio(dataset: str, count: int, root: Path | None = None) -> list[tuple[str, tuple[Example, ...]]]:
-    """(name, examples) of `count` POP909 renders or mixtures of the TEST split, made as the training data is
-    (for `musmove eval-beats`; render each with `rendered`): never stored, never trained on."""
+def evaluation_audio(
+    dataset: str, split: str, count: int, root: Path | None = None
+) -> list[tuple[str, tuple[Example, ...]]]:
+    """(name, examples) of `count` POP909 renders or mixtures of `split`, made as the training data is (for
+    `musmove eval-beats` and the benches; render each with `rendered`): never stored."""
     root = shared_data() if root is None else Path(root)
-    items = plan('test', count if dataset == 'pop909' else 0, count if dataset == 'mix' else 0, root, 0, 0)
+    items = plan(split, count if dataset == 'pop909' else 0, count if dataset == 'mix' else 0, root, 0, 0)
     return [(name, examples) for kind, name, examples in items if kind == dataset]
 
 
