@@ -1,6 +1,7 @@
 """The robot after a step change in the music (phase +-50 ms, period +-10 %), beside people (López & Laje 2019).
 
     python bench/perturbation.py [--performances N] [--lookahead S] [--playback] [--plot PNG]
+                                 [--core] [--split validation|test]
 
 For each of the first N Groove test-split performances in 4/4 (30 s or more), the MIDI is edited at the first
 bar line after --step-at seconds: every event from 1/8 beat before it on moves by +-50 ms (a phase step), or the
@@ -14,6 +15,11 @@ to its mean over the 8 beats before the step, then the median over performances;
 beat from which the curve stays within 15 ms (`musmove.evaluation.human.beats_to_recover`). People: the
 median re-synchronisation after a +-50 ms (10 %) period step of a 500 ms metronome (López & Laje 2019, 8
 subjects; the data hold no phase steps).
+
+With --core the same music goes instead through `bench/live_tuning.py`'s deterministic replay (the shipped beat
+models and `BeatTracker` frame by frame, the controller's ROS-free core, a robot that moves 80 ms after each
+command): seconds per performance, free of the machine's load, so that choices can be made on
+`--split validation` (never on test) and then reported on test by the graph.
 """
 
 import argparse
@@ -26,13 +32,16 @@ from pathlib import Path
 
 import numpy as np
 import rclpy
+from live_tuning import MOVE, dance, track
 from rclpy.executors import ExternalShutdownException
 from robot_asynchrony import known_music_options, perform
 
 from musmove.evaluation import human
+from musmove.evaluation.beats import RATE
 from musmove.robot.asynchrony import detect_events
 from musmove.robot.measurement import PROMINENCE, event_kind
 from musmove.robot.moves import PANDA_MOVES
+from musmove.sources.audio import load_audio
 from musmove.sources.data import cache_dir, render_midi, shared_data
 from musmove.training import midi
 from musmove.training.beat_data import Example, examples
@@ -68,11 +77,9 @@ def edit(example: Example, kind: str, size: float, at: float) -> tuple[Path, np.
     return path, reference, first, step
 
 
-def curve(node, t0: int, reference: np.ndarray, first: int, move: str) -> tuple[np.ndarray, float]:
-    """The robot's asynchrony [s] at beats SPAN around the step, less its pre-step mean; and that mean."""
-    states = np.array(sorted(node.states), dtype=float).reshape(-1, 2)
-    fresh = np.concatenate([[True], np.diff(states[:, 0]) > 0])
-    times, positions = (states[fresh, 0] - t0) / NS, states[fresh, 1]
+def curve(times: np.ndarray, positions: np.ndarray, reference: np.ndarray, first: int, move: str):
+    """The robot's asynchrony [s] at beats SPAN around the step, less its pre-step mean; and that mean. `times` [s]
+    and `positions` are the marking joint's."""
     events = detect_events(times, positions, event_kind(PANDA_MOVES[move]), prominence=PROMINENCE)
     tolerance = 0.25 * float(np.median(np.diff(reference)))
     n = np.arange(SPAN[0] - BASELINE, SPAN[1] + 1)
@@ -87,22 +94,44 @@ def curve(node, t0: int, reference: np.ndarray, first: int, move: str) -> tuple[
     return values[inside] - baseline, baseline
 
 
+def on_graph(example: Example, args: argparse.Namespace, log_dir: Path, wav: Path) -> tuple[np.ndarray, ...]:
+    """The marking joint's (times [s] from sample 0, positions) as robot_sim reports it, and warnings."""
+    node, t0, warnings = perform(example, args, log_dir, wav)
+    states = np.array(sorted(node.states), dtype=float).reshape(-1, 2)
+    fresh = np.concatenate([[True], np.diff(states[:, 0]) > 0])
+    return (states[fresh, 0] - t0) / NS, states[fresh, 1], warnings
+
+
+def on_core(args: argparse.Namespace, wav: Path) -> tuple[np.ndarray, ...]:
+    """The same through the deterministic replay of `bench/live_tuning.py` (the shipped calibration, 80 ms)."""
+    audio = load_audio(wav, RATE)[: round(args.seconds * RATE), 0]
+    observed, made, predictions = track(audio, args.lookahead)
+    options = {'lookahead': args.lookahead}
+    times, positions = dance((observed, made), predictions, -0.0008, 0.08, args.seconds, {}, options)
+    return times, positions, []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--performances', type=int, default=1, help='performances of the test split (default 1)')
+    parser.add_argument('--performances', type=int, default=1, help='performances of the split (default 1)')
     parser.add_argument('--step-at', type=float, default=14.0, help='the step at the first bar line after [s]')
     parser.add_argument('--lead', type=float, default=15.0, help='seconds from starting the nodes to sample 0')
     parser.add_argument('--robot', choices=('panda', 'kinematic'), default='panda', help='robot_sim (default panda)')
     parser.add_argument('--move', choices=tuple(PANDA_MOVES), default='nod', help='robot_controller move')
     parser.add_argument('--plot', type=Path, help='write the curves as a PNG')
+    parser.add_argument('--core', action='store_true', help="live_tuning's deterministic replay, not the graph")
+    parser.add_argument('--split', choices=('validation', 'test'), default='test', help='(default test)')
     known_music_options(parser)
     args = parser.parse_args()
+    if args.core and (args.playback or args.move != MOVE or args.robot != 'panda'):
+        parser.error(f'--core replays the {MOVE} of a Panda, without a sound card')
     args.settle = 8.0
-    chosen = [e for e in examples(split='test') if e.time_signature == '4/4' and e.beats[-1] >= 30.0]
+    chosen = [e for e in examples(split=args.split) if e.time_signature == '4/4' and e.beats[-1] >= 30.0]
     chosen = chosen[: args.performances]
     modes = {'live': 0.0, f'known {args.lookahead:g} s': args.lookahead} if args.lookahead else {'live': 0.0}
     people = human.lopez_laje(shared_data() / 'human-timing', 'xl')
-    print(f'perturbation: {len(chosen)} performance(s), {", ".join(modes)}; robot {args.robot}, move {args.move};')
+    where = 'the core replay' if args.core else f'robot {args.robot}'
+    print(f'perturbation: {len(chosen)} {args.split} performance(s), {", ".join(modes)}; {where}, move {args.move};')
     print(f'  load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; asynchrony = event - performed beat')
     results: dict[tuple[str, str], list[np.ndarray]] = {}
     baselines: dict[tuple[str, str], list[float]] = {}
@@ -117,9 +146,11 @@ def main() -> None:
                         args.lookahead = lookahead
                         playback = args.playback
                         args.playback = playback and lookahead > 0
-                        node, t0, warnings = perform(example, args, Path(log_dir), render_midi(wav_midi))
+                        wav = render_midi(wav_midi)
+                        run = on_core(args, wav) if args.core else on_graph(example, args, Path(log_dir), wav)
+                        times, positions, warnings = run
                         args.playback = playback
-                        values, baseline = curve(node, t0, reference, first, args.move)
+                        values, baseline = curve(times, positions, reference, first, args.move)
                         key = (label(kind, size), mode)
                         results.setdefault(key, []).append(values)
                         baselines.setdefault(key, []).append(baseline)

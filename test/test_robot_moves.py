@@ -76,6 +76,26 @@ def test_amplitude_is_capped_to_the_limits_at_fast_tempi():
     )
 
 
+def test_a_faster_tempo_lowers_the_level_within_the_beat():
+    """At full energy the level sits at the cap; when the tempo rises 10 % the level falls to the new, lower cap
+    between the next two beats (not over the 0.5 s energy time), so the limiter downstream never has to clip the
+    motion late; on the beats themselves the level does not change, so the turning points stay on them."""
+    dancer = Dancer(LIMITS, HOME, PANDA_MOVES, 'sway')
+    move, phase, levels = PANDA_MOVES['sway'], 0.0, []
+    for k in range(round(6 / DT)):
+        frequency = 2.0 if k * DT < 4 else 2.2
+        phase += frequency * DT
+        dancer.target(phase, frequency, 1.0, DT)
+        levels.append((phase, dancer.levels['sway']))
+    at_step = next(i for i, (p, _) in enumerate(levels) if p >= 8.0)
+    assert levels[at_step - 1][1] == pytest.approx(dancer.cap(move, 2.0), rel=0.01)
+    after_a_beat = next(i for i, (p, _) in enumerate(levels) if p >= 9.0)
+    assert levels[after_a_beat][1] <= dancer.cap(move, 2.2) * 1.01
+    changes = np.abs(np.diff([level for _, level in levels]))
+    near_beats = np.array([abs(p - round(p)) < 2.2 * DT for p, _ in levels[1:]])
+    assert changes[near_beats].max() < 0.01 * changes.max()  # about the beats, under 1 % of its fastest change
+
+
 def test_switching_moves_crossfades_without_jumps():
     dancer = Dancer(LIMITS, HOME, PANDA_MOVES, 'nod')
     poses = []

@@ -108,7 +108,7 @@ def partner_recording() -> Path:
 
 
 def run_demo(
-    duration: float | None = None, out: Path = Path('musmove_demo'), mode: str = 'both', lookahead: float = 0.3
+    duration: float | None = None, out: Path = Path('musmove_demo'), mode: str = 'both', lookahead: float = 0.75
 ) -> int:
     """Run the demo into `out` (bag, report, launch log; the second mode in `out`/known); 0 when the graph ran
     and stopped cleanly in every mode.

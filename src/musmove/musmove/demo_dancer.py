@@ -84,7 +84,7 @@ def dancer_asynchrony(seq: DanceSequence, row: dict[str, str]) -> tuple[float, f
 
 
 def run_dancer(
-    name: str, offsets: Path, out: Path, duration: float | None = None, mode: str = 'live', lookahead: float = 0.3
+    name: str, offsets: Path, out: Path, duration: float | None = None, mode: str = 'live', lookahead: float = 0.75
 ) -> int:
     """The demo with the dancer `name` into `out`; 0 when the graph ran and stopped cleanly in every mode."""
     seq, row = trusted_row(name, offsets)

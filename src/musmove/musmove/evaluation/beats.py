@@ -323,7 +323,7 @@ def select(
     """The examples to evaluate, at most `limit`: ASAP's first performance per score folder unless all asked;
     POP909 renders and mixtures: (name, examples) of `prepare.evaluation_audio` (`TEST_RENDERS` without a limit)."""
     if dataset in RENDERED:
-        return prepare.evaluation_audio(dataset, 'test', limit or TEST_RENDERS)
+        return prepare.evaluation_audio(dataset, split, limit or TEST_RENDERS)
     chosen = examples(dataset=dataset, split=split)
     return (chosen if all_performances else one_per_folder(chosen))[:limit]
 

@@ -139,5 +139,7 @@ class DanceController:
             phase = self.schedule.command_phase(before, start + osc.latency, t - start, osc)
             if phase is not None:
                 osc.phase = phase - osc.frequency * osc.latency
-        target = self.dancer.target(osc.command_phase, osc.frequency, self.energy, self.dt)
+        # The moves' levels are capped at the fastest the phase runs: while the oscillator catches up, at its
+        # frequency plus the correction, or the limiter would clip the motion and hold it late.
+        target = self.dancer.target(osc.command_phase, max(osc.frequency, osc.rate), self.energy, self.dt)
         return self.watchdog.step(target, t)

@@ -89,6 +89,7 @@ PANDA_HOME = {
 }
 
 
+OVER_CAP_TIME = 0.05  # [s] a level over the cap falls to it with this time constant (between the beats)
 RESYNC_GAIN = 2.0  # [1/s] after a hold, the dance's phase approaches the beat phase at this rate
 RESYNC_RATE = 0.5  # [beats/s] but no faster than this
 
@@ -158,11 +159,14 @@ class Dancer:
         self._advance(phase, dt)
         energy = float(np.clip(energy, 0.0, 1.0)) if math.isfinite(energy) else 0.0
         rate = smoothstep(self.speed) * (1 - math.exp(-dt / self.energy_time))  # a hold freezes levels too
-        gate = min(2 * math.sin(math.pi * self.phase) ** 2 * rate, 1.0)
+        between = 2 * math.sin(math.pi * self.phase) ** 2  # 0 on the beat, 2 halfway
         pose = self.home.copy()
         for name, move in self.moves.items():
-            goal = min(energy, self.cap(move, frequency)) if name == self.move else 0.0
-            level = self.levels[name] = self.levels[name] + gate * (goal - self.levels[name])
+            cap = self.cap(move, frequency)
+            goal = min(energy, cap) if name == self.move else 0.0
+            # Over the cap (the tempo rose), the level falls within the beat: the limiter would hold the motion late.
+            fall = rate if self.levels[name] <= cap else smoothstep(self.speed) * (1 - math.exp(-dt / OVER_CAP_TIME))
+            level = self.levels[name] = self.levels[name] + min(between * fall, 1.0) * (goal - self.levels[name])
             if level > 0:
                 pose[self.index[name]] += level * move.offsets(self.phase)
         return pose

@@ -34,7 +34,7 @@ class Oscillator:
         min_bpm: float = 50.0,
         max_bpm: float = 150.0,
         latency: float = 0.0,
-        phase_gain: float = 3.0,
+        phase_gain: float = 10.0,
         frequency_gain: float = 2.0,
         integral_gain: float = 1.0,
         max_phase_rate: float = 0.25,
@@ -61,6 +61,7 @@ class Oscillator:
         self.max_phase_rate, self.max_frequency_rate = max_phase_rate, max_frequency_rate
         self.phase = 0.0
         self.frequency = float(np.clip(bpm / 60, self.min_frequency, self.max_frequency))
+        self.rate = self.frequency  # the phase rate of the last step: the frequency plus the correction [Hz]
         self.time: float | None = None
         self.updated = -math.inf  # time of the newest prediction
         self.locked = False  # a prediction has set the phase
@@ -146,6 +147,7 @@ class Oscillator:
             drift = w * (self.frequency_gain * (self._rate - self.frequency) + self.integral_gain * error)
             change = float(np.clip(drift, -self.max_frequency_rate, self.max_frequency_rate))
             self.frequency = float(np.clip(self.frequency + change * dt, self.min_frequency, self.max_frequency))
-        self.phase += (self.frequency + correction) * dt
+        self.rate = self.frequency + correction
+        self.phase += self.rate * dt
         self.time = t
         return self.phase
