@@ -2,7 +2,7 @@
 
     python bench/live_tuning.py [--performances N] [--seconds S] [--latency L] [--split validation]
                                 [--dataset groove|pop909|mix]
-                                [--grid '{"phase_gain": [3, 6]}'] [--gate '{"count": 4}'] [--each]
+                                [--grid '{"phase_gain": [3, 10]}'] [--gate '{"count": 4}'] [--each]
 
 For each of the first N Groove performances of the split in 4/4 that last 30 s or more, rendered as the demo
 renders them (fluidsynth, 22050 Hz), or with --dataset pop909 / mix the first N POP909 renders or full-band
@@ -201,7 +201,7 @@ def main() -> None:
     calibration = -bias if args.calibration is None else args.calibration
     print(f'OBSERVED - performed beats: median {1e3 * bias:+.1f} ms, mean {1e3 * np.mean(offsets):+.1f} ms over '
           f'{len(offsets)} beats after 5 s; calibration {1e3 * calibration:+.1f} ms')  # fmt: skip
-    grid = args.grid or {'phase_gain': [3.0, 6.0], 'frequency_gain': [2.0], 'integral_gain': [1.0, 3.0]}
+    grid = args.grid or {'phase_gain': [3.0, 10.0], 'frequency_gain': [2.0], 'integral_gain': [1.0, 3.0]}
     print(f'{"oscillator options":<60} {"mean":>6} {"SD":>5} {"|a|":>5} {"click|a|":>8} {"lock":>5} {"moved":>5} wrong '
           f'{"obs SD":>6} scored')  # fmt: skip
     for values in itertools.product(*grid.values()):

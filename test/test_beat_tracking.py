@@ -125,14 +125,14 @@ def test_the_evidence_picks_the_filter_that_fits():
 def test_predictions_follow_a_tempo_step_within_a_few_beats():
     """A click every 30 frames (86 BPM), then every 27 (the period 10 % shorter): the line through the recent
     beats, weighted to the newest (`fit_decay` 0.5), predicts the beats within 15 ms from the 3rd after the step;
-    fitted evenly (1.0) it still misses the 5th by more."""
+    fitted evenly (1.0) it still misses the 5th by more; the default pair picks the weighted line after the step."""
     rng = np.random.default_rng(1)
     frames = np.concatenate([np.arange(10, 900, 30), 880 + np.arange(1, 25) * 27])
     activation = rng.uniform(0, 0.05, frames[-1] + 40)
     activation[frames] = 0.8
     beats, step = frames / FPS, int(np.searchsorted(frames, 881))  # the first beat at the new period
 
-    def errors(fit_decay: float) -> np.ndarray:
+    def errors(fit_decay: float | tuple[float, float]) -> np.ndarray:
         """Per beat after the step: |the newest prediction made 100 ms or more before it, minus the beat| [s]."""
         tracker, made = BeatTracker(FPS, fit_decay=fit_decay), []
         for frame, a in enumerate(activation):
@@ -145,5 +145,21 @@ def test_predictions_follow_a_tempo_step_within_a_few_beats():
 
     assert np.all(errors(0.5)[2:] < 0.015)
     assert errors(1.0)[4] > 0.015
+    assert np.all(errors((1.0, 0.5))[3:] < 0.015)
     with pytest.raises(ValueError, match='fit_decay'):
         BeatTracker(FPS, fit_decay=0.0)
+
+
+def test_the_pair_of_lines_is_chosen_on_the_evidence():
+    """Clicks every 26 frames, every 5th one 3 frames late (a push): the even line predicts them better,
+    so the pair uses it; after the period steps it switches to the line weighted to the newest beats."""
+    rng = np.random.default_rng(2)
+    steady = np.arange(10, 1300, 26)
+    steady[::5] += 3
+    frames = np.concatenate([steady, steady[-1] + np.arange(1, 9) * 24])
+    activation = rng.uniform(0, 0.05, frames[-1] + 10)
+    activation[frames] = 0.8
+    tracker = BeatTracker(FPS)
+    used = [tracker.step(a) and tracker.fit_decay for a in activation]
+    assert set(used[steady[-10] : steady[-1]]) == {1.0}
+    assert used[-1] == 0.5

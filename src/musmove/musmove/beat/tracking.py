@@ -21,10 +21,12 @@ The filtered posterior gives, at every frame and from the past only, the tempo, 
 to the next beat and its spread; beats are reported once `lookahead` frames of evidence after them
 are in, and never while the music is silent. A reported beat's time is refined below a frame by the
 peak of the activation about it (a parabola through three frames). The predictions follow a line through the
-recent reported beats, each weighing `fit_decay` (0.5) times the next newer one: after the period steps by 10 %
-they are back within 15 ms by the 5th beat rather than the 10th (median of 8 Groove validation performances,
-`bench/perturbation.py --core`); the robot's SD on the 38 validation performances 24.9 -> 23.7 ms
-(`bench/live_tuning.py`; README of `bench/`).
+recent reported beats; two lines are fitted, one evenly and one with each beat weighing `fit_decay` 0.5 times
+the next newer one, and the one that predicted the recent observed beats better (squared errors forgotten over
+`FIT_MEMORY` beats) predicts, as the filters are chosen: the even line where the tempo holds and the beats
+scatter (POP909), the weighted one after a change (after the period steps by 10 % its predictions are back
+within 15 ms by the 5th beat rather than the 10th: median of 8 Groove validation performances,
+`bench/perturbation.py --core`). Chosen on the validation split with `bench/live_tuning.py` (README of `bench/`).
 """
 
 from collections.abc import Sequence
@@ -107,6 +109,7 @@ class BeatTracker:
     """
 
     FIT_BEATS = 8  # recent observed beats a line is fitted through to predict the next ones
+    FIT_MEMORY = 8.0  # beats over which each line's errors in predicting the observed beats are forgotten
 
     def __init__(
         self,
@@ -122,11 +125,12 @@ class BeatTracker:
         min_beat_likelihood: float = 0.02,
         prior_weight: float = 0.3,
         memory: float = 10.0,
-        fit_decay: float = 0.5,
+        fit_decay: float | Sequence[float] = (1.0, 0.5),
     ) -> None:
-        if not 0 < fit_decay <= 1:
-            raise ValueError(f'fit_decay must be in (0, 1], not {fit_decay}')
-        self.fps, self.lookahead, self.min_confidence, self.fit_decay = fps, lookahead, min_confidence, fit_decay
+        self.fit_decays = np.atleast_1d(np.asarray(fit_decay, dtype=float))
+        if not np.all((self.fit_decays > 0) & (self.fit_decays <= 1)):
+            raise ValueError(f'every fit_decay must be in (0, 1], not {fit_decay}')
+        self.fps, self.lookahead, self.min_confidence = fps, lookahead, min_confidence
         self.filters = [
             TempoFilter(fps, min_bpm, max_bpm, change, observation_lambda, prior_bpm, prior_octaves,
                         min_beat_likelihood, prior_weight)
@@ -145,6 +149,8 @@ class BeatTracker:
         self.last_observed = -np.inf
         self.recent = np.zeros(self.lookahead + 3)  # the latest activations, newest last
         self.observed: list[float] = []
+        self.fit_errors = np.zeros(len(self.fit_decays))  # forgotten squared error of each line's next beat
+        self.fit_decay = float(self.fit_decays[0])  # the one the predictions use
         self.salience_fast = self.salience_slow = 0.0
         self.evidence: np.ndarray | None = None  # another modality's tempo, weighing each beat's period
 
@@ -194,9 +200,11 @@ class BeatTracker:
             and position < period - 1  # not about to wrap: the MAP has settled on this beat
         ):
             observed = self.last_observed = beat_frame + self._peak_offset(int(position))
-            self.observed = [*self.observed[-(self.FIT_BEATS - 1) :], observed]
         next_beat, period = self.frame + mean, float(weights @ state_period)
-        if fit := self._fit(period):  # the recent beats pin the phase and tempo finer than a frame
+        if observed is not None:
+            self._choose_fit(observed, period)
+            self.observed = [*self.observed[-(self.FIT_BEATS - 1) :], observed]
+        if fit := self._fit(period, self.fit_decay):  # the recent beats pin the phase and tempo finer than a frame
             start, period, residual = fit
             next_beat = start + period * np.ceil((self.frame - start) / period + 1e-9)
             std = min(std, residual)
@@ -225,7 +233,20 @@ class BeatTracker:
         shift = 0.5 * (left - right) / curvature if curvature < 0 else 0.0
         return float(np.clip(top - 2 + shift, -1.0, 1.0))
 
-    def _fit(self, period: float) -> tuple[float, float, float] | None:
+    def _choose_fit(self, beat: float, period: float) -> None:
+        """Score each `fit_decay`'s line on the new observed `beat` (what it predicted from the beats before), and
+        let the one with the smaller recent error predict: the even line where the tempo holds and the beats
+        scatter, the one weighted to the newest beats after a change."""
+        errors = []
+        for decay in self.fit_decays:
+            if not (fit := self._fit(period, decay)):
+                return
+            start, slope, _ = fit
+            errors.append(beat - start - slope * np.round((beat - start) / slope))
+        self.fit_errors = np.exp(-1.0 / self.FIT_MEMORY) * self.fit_errors + np.square(errors)
+        self.fit_decay = float(self.fit_decays[int(np.argmin(self.fit_errors))])
+
+    def _fit(self, period: float, decay: float) -> tuple[float, float, float] | None:
         """(first beat, period, rms residual) of a line through the longest run of recent beats (4 or more) that
         agrees with `period` (slope within 10 %, rms residual within 5 % of it): beats from before a change of tempo
         or level are left behind at once, not only once 8 newer ones are in (the bundled Groove performance: the
@@ -235,17 +256,18 @@ class BeatTracker:
         if len(recent) < 4 or self.frame - recent[-1] > 1.5 * period:
             return None
         for first in range(len(recent) - 3):
-            if fit := self._line(recent[first:], period):
+            if fit := self._line(recent[first:], period, decay):
                 return fit
         return None
 
-    def _line(self, beats: np.ndarray, period: float) -> tuple[float, float, float] | None:
-        """`_fit` on `beats` alone: least squares weighted by `fit_decay` per beat of age, the newest weighing most,
-        so that a change of tempo or phase moves the line within a few beats."""
+    @staticmethod
+    def _line(beats: np.ndarray, period: float, decay: float) -> tuple[float, float, float] | None:
+        """`_fit` on `beats` alone: least squares weighted by `decay` per beat of age (1: evenly; below 1 the
+        newest weigh most, so that a change of tempo or phase moves the line within a few beats)."""
         counts = np.round((beats - beats[0]) / period)
         if np.any(np.diff(counts) <= 0):  # two beats a period apart or less: no line through them
             return None
-        weights = self.fit_decay ** np.arange(len(beats) - 1, -1, -1.0)
+        weights = decay ** np.arange(len(beats) - 1, -1, -1.0)
         weights /= weights.sum()
         mean_count, mean_beat = float(weights @ counts), float(weights @ beats)
         centred = weights * (counts - mean_count)  # closed form (np.polyfit costs 10x more per frame)
