@@ -136,6 +136,20 @@ def test_frames_wait_for_late_streams_at_most_max_delay():
     assert late.states['imu'] == (EXTRAPOLATED, 20 * MS)
 
 
+def test_a_frame_ahead_of_the_clock_waits_for_the_streams_to_reach_it():
+    """Known music: audio frames arrive 750 ms before their time, further ahead than stale_after (500 ms) of the
+    newest IMU sample; the stream is judged on the clock, so the frame waits and goes out interpolated, not STALE."""
+    imu = Stream('imu', IMU, Settings())
+    sync = Synchronizer([imu], max_delay=850 * MS, stale_after=500 * MS)
+    imu.add(0, imu_sample(0.0))
+    sync.add_frame(750 * MS, np.zeros(2))
+    assert sync.ready(now=10 * MS) == []
+    for k in range(1, 9):
+        imu.add(k * 100 * MS, imu_sample(float(k)))
+    (frame,) = sync.ready(now=800 * MS)
+    assert frame.states['imu'][0] == OK and frame.values['imu'][0] == pytest.approx(7.5)
+
+
 def test_audio_features_are_causal_and_see_onsets():
     hop = 512
     features = AudioFeatures(hop)

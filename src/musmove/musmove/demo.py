@@ -98,6 +98,15 @@ def demo_config(folder: Path, overrides: dict = DEMO_PARAMETERS) -> Path:
     return path
 
 
+def known_music(parameters: dict, lookahead: float) -> dict:
+    """`parameters` with, for known music, the synchronizer waiting `lookahead` + 0.1 s for the partner's streams: its
+    audio frames come that far ahead of them, which would otherwise be held and then STALE in every frame."""
+    if not lookahead:
+        return parameters
+    synchronizer = {**parameters.get('synchronizer', {}), 'max_delay': round(lookahead + 0.1, 3)}
+    return {**parameters, 'synchronizer': synchronizer}
+
+
 def partner_recording() -> Path:
     """The partner's motion capture: the UCI recording in the shared data sets, else its bundled 30 s excerpt."""
     try:
@@ -157,7 +166,8 @@ def run_mode(material: Material, out: Path, lookahead: float) -> tuple[int, list
     begin, m = time.time() + STARTUP, material
     with tempfile.TemporaryDirectory() as folder:
         arguments = {
-            'config': demo_config(Path(folder), m.parameters), 'audio_file': m.wav, 'imu_file': m.mocap,
+            'config': demo_config(Path(folder), known_music(m.parameters, lookahead)), 'audio_file': m.wav,
+            'imu_file': m.mocap,
             'mocap_file': m.mocap, 'start_time': begin, 'robot': 'sim', 'record': 'true',
             'bag': (out / 'bag').resolve(), 'lookahead': lookahead, **m.arguments,
         }  # fmt: skip

@@ -52,15 +52,17 @@ class Synchronizer:
         frames = []
         while self.pending:
             time, features, audio_state = self.pending[0]
-            if now - time < self.max_delay and not all(self._covers(s, time) for s in self.streams.values()):
+            if now - time < self.max_delay and not all(self._covers(s, time, now) for s in self.streams.values()):
                 break
             self.pending.pop(0)
             frames.append(self._frame(time, features, audio_state))
         return frames
 
-    def _covers(self, stream: Stream, time: int) -> bool:
+    def _covers(self, stream: Stream, time: int, now: int) -> bool:
+        """Whether `stream` lets the frame at `time` go: it reached that time, or is silent for `stale_after` by
+        then, or by `now` for a frame still ahead of the clock (known music), which waits for it."""
         newest = stream.newest()  # a stream never heard from is not waited for
-        return newest is None or newest >= time or time - newest > self.stale_after
+        return newest is None or newest >= time or min(time, now) - newest > self.stale_after
 
     def _frame(self, time: int, features: np.ndarray, audio_state: int) -> Frame:
         values, states = {}, {}
