@@ -184,7 +184,11 @@ class RobotControllerNode(MusmoveNode):
         count = p('gate_beats', 4, 'OBSERVED beats that make a lock.', minimum=3)
         spacing = p('gate_spacing', 0.08, 'Largest deviation of a locked beat interval [fraction].', low=0.01, high=0.5)
         agreement = p('gate_agreement', 0.05, 'Largest locked beat - prediction [s].', low=0.005, high=0.2)
-        self.hold = p('gate_hold', 2.0, 'Longest a tempo off by gate_spacing is not followed [s].', low=0.0, high=10.0)
+        self.hold = p('gate_hold', 2.0, 'Longest an off tempo is not followed [s].', low=0.0, high=10.0)
+        self.tempo_tolerance = p(
+            'tempo_tolerance', 0.15, "Largest prediction tempo off the oscillator's that steers [fraction].",
+            low=0.01, high=0.5,
+        )  # fmt: skip
         self.direct_std = p(
             'direct_std',
             0.0,
@@ -319,6 +323,7 @@ class RobotControllerNode(MusmoveNode):
             watch_partner=self.follow_partner,
             gate=self.gate,
             hold=self.hold,
+            tempo_tolerance=self.tempo_tolerance,
             schedule=BeatSchedule(max_std=self.direct_std),
             partner_weight=self.partner_weight if self.follow_partner_beats else None,
         )

@@ -5,14 +5,14 @@ phase (the phase one actuation latency ahead), and the watchdog blends that pose
 passes it through the limiter. With a `LockGate` the predictions steer nothing until the beat is
 locked: the robot stays home, then the newest prediction sets phase and tempo at once and the dance
 fades in over the watchdog's ramp. Once dancing, a prediction whose tempo (folded by octaves) is off the
-oscillator's by more than the gate's `spacing` does not steer: the oscillator keeps its tempo through a fill
-or a tracker's excursion to another level, for at most `hold` seconds; a tempo that stays off that long is
-a new tempo, taken at once. Precise predictions (known music: the coming observed beats, time_std 0) set the
-command phase directly through a `BeatSchedule`, landing on each beat; the oscillator is the fallback. With a
-`partner_weight` the partner's movement beats are a second source, locked by a gate of their own and blended
-with the music's by confidence (`musmove.robot.beat_sources`): the robot keeps time with its partner when the
-music is quiet or ambiguous. A ROS node only has to call the `on_*` methods from its subscriptions and `step`
-from a timer at the control period.
+oscillator's by more than `tempo_tolerance` does not steer: the oscillator keeps its tempo through a fill
+or a tracker's excursion to another level (folded, 3/2 or 4/3 of it), for at most `hold` seconds; a tempo that
+stays off that long is a new tempo, taken at once. A smaller change (a tempo that steps by 10 %) steers at once.
+Precise predictions (known music: the coming observed beats, time_std 0) set the command phase directly through a
+`BeatSchedule`, landing on each beat; the oscillator is the fallback. With a `partner_weight` the partner's
+movement beats are a second source, locked by a gate of their own and blended with the music's by confidence
+(`musmove.robot.beat_sources`): the robot keeps time with its partner when the music is quiet or ambiguous. A ROS
+node only has to call the `on_*` methods from its subscriptions and `step` from a timer at the control period.
 """
 
 from collections.abc import Mapping
@@ -46,13 +46,15 @@ class DanceController:
         watch_partner: bool = False,
         gate: LockGate | None = None,
         hold: float = 2.0,
+        tempo_tolerance: float = 0.15,
         schedule: BeatSchedule | None = None,
         partner_weight: float | None = None,
     ) -> None:
         """Start at rest at the measured `position`; the dance begins with `start` once beats arrive.
 
         `schedule` (default: known beats, time_std 0, steer directly) lands the motion on precise predictions;
-        `partner_weight` (None: no partner beats) weighs the partner's beats against the music's."""
+        `partner_weight` (None: no partner beats) weighs the partner's beats against the music's;
+        `tempo_tolerance` (a fraction) is how far a prediction's tempo may be off the oscillator's and still steer."""
         self.dt = dt
         self.oscillator = oscillator or Oscillator()
         self.dancer = Dancer(limits, home, moves, move)
@@ -66,7 +68,8 @@ class DanceController:
         spacing = gate.spacing if gate is not None else 0.08
         self.sources = BeatSources(gates, {PARTNER: partner_weight or 0.0}, timeout, spacing)
         self.leading: list[str] = []  # the sources in the newest steering prediction
-        self.hold, self.off_tempo = hold, None  # since when the predictions' tempo is off the oscillator's
+        self.hold, self.tempo_tolerance = hold, tempo_tolerance
+        self.off_tempo: float | None = None  # since when the predictions' tempo is off the oscillator's
         self.schedule = schedule or BeatSchedule()
 
     def on_beats(
@@ -96,7 +99,7 @@ class DanceController:
             return
         osc, tempo = self.oscillator, prediction.tempo
         if self.gate is not None and osc.locked and tempo is not None and tempo > 0:
-            if abs(osc.fold(tempo / 60)[0] / osc.frequency - 1) > self.gate.spacing:
+            if abs(osc.fold(tempo / 60)[0] / osc.frequency - 1) > self.tempo_tolerance:
                 self.off_tempo = prediction.t if self.off_tempo is None else self.off_tempo
                 if prediction.t - self.off_tempo < self.hold:
                     self.watchdog.feed('beats', now)  # the beats still come: dance on at the old tempo
