@@ -1,7 +1,7 @@
 """The robot after a step change in the music (phase +-50 ms, period +-10 %), beside people (López & Laje 2019).
 
     python bench/perturbation.py [--performances N] [--lookahead S] [--playback] [--plot PNG]
-                                 [--core] [--split validation|test]
+                                 [--core] [--split validation|test] [--trials K]
 
 For each of the first N Groove test-split performances in 4/4 (30 s or more), the MIDI is edited at the first
 bar line after --step-at seconds: every event from 1/8 beat before it on moves by +-50 ms (a phase step), or the
@@ -14,7 +14,10 @@ the first beat at the new phase or period. As the human curves, each run's async
 to its mean over the 8 beats before the step, then the median over performances; "back within 15 ms" is the
 beat from which the curve stays within 15 ms (`musmove.evaluation.human.beats_to_recover`). People: the
 median re-synchronisation after a +-50 ms (10 %) period step of a 500 ms metronome (López & Laje 2019, 8
-subjects; the data hold no phase steps).
+subjects; the data hold no phase steps). People's curve is each person's mean over their trials (8 each way),
+then the median over people; with --trials K each performance is stepped K times, at the first bar line after
+--step-at, --step-at + 3 s, ..., and its curve is the mean of the K (default 1: one trial, which carries the
+robot's beat-to-beat scatter of 15-20 ms SD that people's mean over trials averages out).
 
 With --core the same music goes instead through `bench/live_tuning.py`'s deterministic replay (the shipped beat
 models and `BeatTracker` frame by frame, the controller's ROS-free core, a robot that moves 80 ms after each
@@ -52,6 +55,7 @@ STEPS = (('phase', 0.05), ('phase', -0.05), ('period', -0.1), ('period', 0.1))
 SPAN = (-5, 15)  # beats around the step
 BASELINE = 8  # beats before the step the curve is relative to
 AFTER = 16  # beats of music after the step
+TRIAL_SPACING = 3.0  # s between the steps of one performance's trials (--trials)
 
 
 def label(kind: str, size: float) -> str:
@@ -121,8 +125,11 @@ def main() -> None:
     parser.add_argument('--plot', type=Path, help='write the curves as a PNG')
     parser.add_argument('--core', action='store_true', help="live_tuning's deterministic replay, not the graph")
     parser.add_argument('--split', choices=('validation', 'test'), default='test', help='(default test)')
+    parser.add_argument('--trials', type=int, default=1, help='steps per performance, 3 s apart (default 1)')
     known_music_options(parser)
     args = parser.parse_args()
+    if args.trials < 1:
+        parser.error('--trials must be 1 or more')
     if args.core and (args.playback or args.move != MOVE or args.robot != 'panda'):
         parser.error(f'--core replays the {MOVE} of a Panda, without a sound card')
     args.settle = 8.0
@@ -140,25 +147,17 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix='perturbation-') as log_dir:
             for example in chosen:
                 for kind, size in STEPS:
-                    wav_midi, reference, first, step = edit(example, kind, size, args.step_at)
-                    args.seconds = float(reference[min(first + AFTER, len(reference) - 1)]) + 0.5
-                    for mode, lookahead in modes.items():
-                        args.lookahead = lookahead
-                        playback = args.playback
-                        args.playback = playback and lookahead > 0
-                        wav = render_midi(wav_midi)
-                        run = on_core(args, wav) if args.core else on_graph(example, args, Path(log_dir), wav)
-                        times, positions, warnings = run
-                        args.playback = playback
-                        values, baseline = curve(times, positions, reference, first, args.move)
+                    trials: dict[str, list[tuple[np.ndarray, float]]] = {}
+                    for trial in range(args.trials):
+                        at = args.step_at + TRIAL_SPACING * trial
+                        for mode, run in perturb(example, kind, size, at, modes, args, Path(log_dir)).items():
+                            trials.setdefault(mode, []).append(run)
+                    for mode, runs in trials.items():
                         key = (label(kind, size), mode)
-                        results.setdefault(key, []).append(values)
-                        baselines.setdefault(key, []).append(baseline)
-                        shown = ' '.join('  .' if np.isnan(v) else f'{1e3 * v:+.0f}' for v in values)
-                        print(
-                            f'{example.name} {key[0]} at {step:.2f} s, {mode}: pre-step mean {1e3 * baseline:+.1f} ms'
-                        )
-                        print(f'  n={SPAN[0]}..{SPAN[1]} [ms]: {shown}', *warnings, sep='\n  ', flush=True)
+                        with warnings.catch_warnings():
+                            warnings.simplefilter('ignore', RuntimeWarning)  # a beat no trial matched: NaN
+                            results.setdefault(key, []).append(np.nanmean([values for values, _ in runs], axis=0))
+                        baselines.setdefault(key, []).extend(baseline for _, baseline in runs)
     except (KeyboardInterrupt, ExternalShutdownException):
         sys.exit(130)
     except RuntimeError as error:
@@ -168,10 +167,36 @@ def main() -> None:
     report(results, baselines, people, len(chosen), args.plot)
 
 
+def perturb(
+    example: Example,
+    kind: str,
+    size: float,
+    at: float,
+    modes: dict[str, float],
+    args: argparse.Namespace,
+    log_dir: Path,
+) -> dict[str, tuple[np.ndarray, float]]:
+    """One step of `example` at the first bar line after `at` [s], danced in each of `modes` (name -> lookahead):
+    per mode, its curve and pre-step mean (`curve`), printed."""
+    wav_midi, reference, first, step = edit(example, kind, size, at)
+    args.seconds = float(reference[min(first + AFTER, len(reference) - 1)]) + 0.5
+    wav, runs, playback = render_midi(wav_midi), {}, args.playback
+    for mode, lookahead in modes.items():
+        args.lookahead, args.playback = lookahead, playback and lookahead > 0
+        times, positions, notes = on_core(args, wav) if args.core else on_graph(example, args, log_dir, wav)
+        args.playback = playback
+        values, baseline = runs[mode] = curve(times, positions, reference, first, args.move)
+        shown = ' '.join('  .' if np.isnan(v) else f'{1e3 * v:+.0f}' for v in values)
+        print(f'{example.name} {label(kind, size)} at {step:.2f} s, {mode}: pre-step mean {1e3 * baseline:+.1f} ms')
+        print(f'  n={SPAN[0]}..{SPAN[1]} [ms]: {shown}', *notes, sep='\n  ', flush=True)
+    return runs
+
+
 def report(results, baselines, people: list[human.Resynchronisation], performances: int, plot: Path | None) -> None:
     """The median curves and beats to get back within 15 ms, robot and people, and the plot."""
     beats = np.arange(SPAN[0], SPAN[1] + 1)
-    print(f'\nmedian over {performances} performance(s), relative to the pre-step mean [ms]; back within 15 ms at beat')
+    print(f'\nmedian over {performances} performance(s), each the mean of its trials, relative to the pre-step mean')
+    print('[ms]; back within 15 ms at beat')
     rows = []
     for curve_ in people:
         name = f'people: period {100 * curve_.step / 0.5:+.0f} %'
