@@ -91,10 +91,11 @@ def test_the_latency_prior_is_the_last_measured_value_of_the_robot(tmp_path, mon
     assert saved_latency('/panda/joint_trajectory') is None
 
 
-def test_a_fill_at_another_tempo_is_danced_through_and_a_lasting_one_taken():
+def dancing_at_120(**options) -> tuple[DanceController, Oscillator]:
+    """A gated controller (`options` for it) that has locked on 120 BPM beats and danced to 4 s."""
     limits = JointLimits.from_urdf(panda_urdf(), 10.0, NAMES)
     oscillator = Oscillator(latency=0.0)
-    controller = DanceController(limits, HOME, PANDA_MOVES, 'nod', DT, HOME, oscillator, gate=LockGate(), hold=2.0)
+    controller = DanceController(limits, HOME, PANDA_MOVES, 'nod', DT, HOME, oscillator, gate=LockGate(), **options)
     controller.watchdog.start()
     beats = 1.0 + BEAT * np.arange(8)
     for t in np.arange(0.5, 4.0, 0.1):
@@ -103,6 +104,11 @@ def test_a_fill_at_another_tempo_is_danced_through_and_a_lasting_one_taken():
             controller.on_observed(float(beat), t)
         controller.step(t)
     assert controller.gate.open and oscillator.bpm == pytest.approx(120.0, abs=1.0)
+    return controller, oscillator
+
+
+def test_a_fill_at_another_tempo_is_danced_through_and_a_lasting_one_taken():
+    controller, oscillator = dancing_at_120(hold=2.0)
     for t in np.arange(4.0, 5.5, 0.1):  # 1.5 s of a fill that the tracker takes for 160 BPM
         controller.on_beats(t, t + 0.375 * np.arange(1, 5), 160.0, 0.01, 0.9, t)
         controller.step(t)
@@ -115,19 +121,7 @@ def test_a_fill_at_another_tempo_is_danced_through_and_a_lasting_one_taken():
 
 @pytest.mark.parametrize(('tolerance', 'followed'), [(0.15, True), (0.08, False)])
 def test_a_tempo_step_of_ten_percent_is_followed_at_once(tolerance, followed):
-    limits = JointLimits.from_urdf(panda_urdf(), 10.0, NAMES)
-    oscillator = Oscillator(latency=0.0)
-    controller = DanceController(
-        limits, HOME, PANDA_MOVES, 'nod', DT, HOME, oscillator, gate=LockGate(), tempo_tolerance=tolerance
-    )
-    controller.watchdog.start()
-    beats = 1.0 + BEAT * np.arange(8)
-    for t in np.arange(0.5, 4.0, 0.1):
-        controller.on_beats(t, beats[beats > t][:4], 120.0, 0.01, 0.9, t)
-        for beat in beats[(beats > t - 0.193) & (beats <= t - 0.093)]:
-            controller.on_observed(float(beat), t)
-        controller.step(t)
-    assert controller.gate.open and oscillator.bpm == pytest.approx(120.0, abs=1.0)
+    controller, oscillator = dancing_at_120(tempo_tolerance=tolerance)
     for t in np.arange(4.0, 5.5, 0.1):  # the music slows by 10 %, less than the hold
         controller.on_beats(t, t + 60 / 108 * np.arange(1, 5), 108.0, 0.01, 0.9, t)
         controller.step(t)
