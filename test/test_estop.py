@@ -31,12 +31,14 @@ def still(states: list, since: float, span: float = 0.3) -> bool:
 def test_every_stop_and_release_from_a_short_lived_process_is_honoured(dancing):
     rogue, _, _, controller, states = dancing
     confirmed = rogue.record(Bool, 'emergency_stop/state', LATCHED)
+    heard = lambda: f'{len(states)} joint states heard, the newest at {states[-1][0] if states else None}'  # noqa: E731
+    assert wait(lambda: confirmed and confirmed[-1][1].data is False, 60), f'no latched state (released); {heard()}'
     for cycle in range(CYCLES):
         for state in ('on', 'off'):
             result = subprocess.run(['musmove', 'estop', state], capture_output=True, text=True, timeout=60)
             assert result.returncode == 0, (cycle, state, result.stdout, result.stderr)
             assert ('stopped' if state == 'on' else 'released') in result.stdout
-            assert wait(lambda s=state: confirmed and confirmed[-1][1].data == (s == 'on'), 10), (cycle, state)
+            assert wait(lambda s=state: confirmed[-1][1].data == (s == 'on'), 30), (cycle, state, heard(), rogue.now())
             if state == 'on':
                 done = rogue.now()
                 assert wait(lambda t=done: still(states, t), 10), f'cycle {cycle}: the robot did not hold still'
