@@ -93,7 +93,7 @@ def dance(observed, predictions, calibration: float, latency: float, seconds: fl
     names = list(PANDA_HOME)
     limits = JointLimits.from_urdf(str(panda_urdf()), dict.fromkeys(names, 10.0), names)
     home = np.array(list(PANDA_HOME.values()))
-    osc = Oscillator(min_bpm=50.0, max_bpm=150.0, latency=latency, **oscillator)
+    osc = Oscillator(latency=latency, **oscillator)
     controller = DanceController(
         limits, home, PANDA_MOVES, MOVE, DT, home, osc, gate=LockGate(**gate), schedule=schedule
     )

@@ -122,7 +122,7 @@ def dance(events: list[Event], start: float, end: float, partner: bool) -> np.nd
     names = list(PANDA_HOME)
     limits = JointLimits.from_urdf(panda_urdf(), 10.0, names)
     home = np.array(list(PANDA_HOME.values()))
-    oscillator = Oscillator(min_bpm=50.0, max_bpm=150.0, latency=DELAY + LAG)
+    oscillator = Oscillator(latency=DELAY + LAG)
     controller = DanceController(limits, home, PANDA_MOVES, 'nod', DT, home, oscillator, gate=LockGate(),
                                  partner_weight=1.0 if partner else None)  # fmt: skip
     controller.watchdog.start()
