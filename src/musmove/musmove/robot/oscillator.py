@@ -37,7 +37,7 @@ class Oscillator:
         phase_gain: float = 10.0,
         frequency_gain: float = 2.0,
         integral_gain: float = 1.0,
-        max_phase_rate: float = 0.25,
+        max_phase_rate: float = 0.6,
         max_frequency_rate: float = 0.5,
         reference_std: float = 0.03,
         timeout: float = 0.5,
