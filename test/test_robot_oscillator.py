@@ -73,6 +73,19 @@ def test_follows_a_drifting_tempo():
     assert frequencies[-1] * 60 == pytest.approx(136, abs=1.5)
 
 
+@pytest.mark.parametrize(('max_phase_rate', 'back_by'), [(None, 1), (0.25, 2)])
+def test_a_tracker_that_turns_late_after_a_tempo_step_is_caught_up_within_beats(max_phase_rate, back_by):
+    """Locked at 117 BPM; the predictions turn to 107 BPM with the next beat 200 ms after the old grid (a tracker that
+    heard the new period late): the default catches up by the 2nd beat, the former 0.25 beats/s only by the 3rd."""
+    oscillator = Oscillator() if max_phase_rate is None else Oscillator(max_phase_rate=max_phase_rate)
+    before = beats_at(117, 117, 10)
+    track(oscillator, before, 10)
+    after = before[before > 10][0] + 0.2 + 60 / 107 * np.arange(20)
+    errors = np.abs(beat_errors(*track(oscillator, after, 8), after))
+    assert errors[0] > 0.1 and errors[back_by - 1] > 0.015  # seconds: still off at the first beats
+    assert errors[back_by:].max() < 0.015, errors
+
+
 @pytest.mark.parametrize('octave', [2, 0.5])
 def test_tempo_octave_errors_leave_the_oscillator_alone(octave):
     """A tracker that switches to double or half the tempo does not disturb a locked oscillator."""
